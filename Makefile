@@ -1,0 +1,54 @@
+# Every target creates .venv on first use and installs what it needs from the registries.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+# The oldest websockets release we support, tested in a venv of its own.
+OLDEST_WEBSOCKETS := 14.0
+VENV_OLDEST := .venv-oldest
+
+.PHONY: demo test test-newest test-oldest check lint typecheck coverage bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip>=25.1"
+	$(PY) -m pip install -q -e . --group dev
+	touch $@
+
+$(VENV_OLDEST)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV_OLDEST)
+	$(VENV_OLDEST)/bin/python -m pip install -q --upgrade "pip>=25.1"
+	$(VENV_OLDEST)/bin/python -m pip install -q -e . --group test "websockets==$(OLDEST_WEBSOCKETS)"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(PY) examples/demo.py
+
+test: test-newest test-oldest
+
+test-newest: $(VENV)/.installed
+	$(PY) -m pytest
+
+test-oldest: $(VENV_OLDEST)/.installed
+	$(VENV_OLDEST)/bin/python -m pytest -q
+
+check: lint typecheck coverage
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy --strict src
+
+coverage: $(VENV)/.installed
+	$(BIN)/coverage erase
+	$(BIN)/coverage run -m pytest -q
+	$(BIN)/coverage report
+
+bench: $(VENV)/.installed
+	$(PY) -m pip install -q --group bench
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) $(VENV_OLDEST) .coverage .mypy_cache .ruff_cache .pytest_cache

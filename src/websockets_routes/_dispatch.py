@@ -1,0 +1,179 @@
+"""What every adapter does around the core: hooks, handlers and their failures.
+
+Async adapters (asyncio, legacy, trio) share the coroutines here; the sync adapter
+has plain-function twins. Nothing here imports an I/O library.
+"""
+
+from __future__ import annotations
+
+import http
+import inspect
+import logging
+from typing import TYPE_CHECKING, Any
+
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
+from websockets.http11 import Response
+
+from ._path import RoutedPath
+from ._responses import close_code, text_response, to_response
+
+if TYPE_CHECKING:
+    from ._router import Route, Router
+
+__all__ = [
+    "begin",
+    "handle",
+    "handle_sync",
+    "internal_error",
+    "logger",
+    "run_handler",
+    "run_handler_sync",
+    "run_hooks",
+    "run_hooks_sync",
+]
+
+logger = logging.getLogger("websockets_routes")
+
+
+def internal_error() -> Response:
+    """The generic 500 response; details go to the log, never to the client."""
+    return text_response(
+        http.HTTPStatus.INTERNAL_SERVER_ERROR,
+        "Failed to open a WebSocket connection.\nSee server log for more information.\n",
+    )
+
+
+def begin(router: Router, target: str, *, handshake: bool = True) -> RoutedPath | Response:
+    """Route a handshake, and create the class view's instance if there is one."""
+    result = router.resolve(target, handshake=handshake)
+    if isinstance(result, RoutedPath) and result.route.view_class is not None:
+        try:
+            result.view = result.route.view_class()
+        except Exception:
+            logger.error("creating the view of route %r failed", result.route.name, exc_info=True)
+            return internal_error()
+    return result
+
+
+def _steps(path: RoutedPath) -> list[Any]:
+    route = path.route
+    steps: list[Any] = list(route.hooks)
+    if route.view_class is not None:
+        process_request = getattr(path.view, "process_request", None)
+        if process_request is not None:
+            steps.append(process_request)
+    if route.kind == "http":
+        steps.append(route.endpoint)
+    return steps
+
+
+def _failed(route: Route, step: Any) -> Response:
+    name = getattr(step, "__qualname__", repr(step))
+    logger.error("%s failed in the handshake of route %r", name, route.name, exc_info=True)
+    return internal_error()
+
+
+def _no_content() -> Response:
+    # An HTTP endpoint that returns None answers 204.
+    return text_response(http.HTTPStatus.NO_CONTENT, b"")
+
+
+async def run_hooks(path: RoutedPath, headers: Headers) -> Response | None:
+    """Run the hooks (and HTTP endpoint) of ``path``'s route; a response ends them."""
+    route, step = path.route, None
+    try:
+        for step in _steps(path):
+            result = step(path, headers)
+            if inspect.isawaitable(result):
+                result = await result
+            if result is not None:
+                return to_response(result)
+    except Exception:
+        return _failed(route, step)
+    return _no_content() if route.kind == "http" else None
+
+
+def run_hooks_sync(path: RoutedPath, headers: Headers) -> Response | None:
+    """Like :func:`run_hooks`, for threaded servers: every step is a plain function."""
+    route, step = path.route, None
+    try:
+        for step in _steps(path):
+            result = step(path, headers)
+            if result is not None:
+                return to_response(result)
+    except Exception:
+        return _failed(route, step)
+    return _no_content() if route.kind == "http" else None
+
+
+async def run_handler(ws: Any, path: RoutedPath) -> None:
+    """Run the handler; if it raises, log once with the route and close with 1011.
+
+    A client that goes away is not an error: ConnectionClosed ends the handler
+    quietly.
+    """
+    route = path.route
+    try:
+        if route.view_class is None:
+            await route.endpoint(ws, path)
+        else:
+            await path.view.handle(ws, path)
+    except ConnectionClosed:
+        pass
+    except Exception:
+        logger.error("handler of route %r failed", route.name, exc_info=True)
+        await ws.close(CloseCode.INTERNAL_ERROR, "internal error")
+
+
+def run_handler_sync(ws: Any, path: RoutedPath) -> None:
+    """Like :func:`run_handler`, for threaded servers."""
+    route = path.route
+    try:
+        if route.view_class is None:
+            route.endpoint(ws, path)
+        else:
+            path.view.handle(ws, path)
+    except ConnectionClosed:
+        pass
+    except Exception:
+        logger.error("handler of route %r failed", route.name, exc_info=True)
+        ws.close(CloseCode.INTERNAL_ERROR, "internal error")
+
+
+def _refusal(result: RoutedPath | Response) -> tuple[int, str] | None:
+    """The close code and reason for plain-handler mode, or None to go on."""
+    if isinstance(result, Response):
+        return close_code(result), result.reason_phrase
+    if result.route.kind == "http":
+        return 4040, "Not Found"
+    return None
+
+
+async def handle(router: Router, ws: Any, target: str, headers: Headers) -> None:
+    """The router as a plain handler: route after the handshake, close on refusal."""
+    result = begin(router, target, handshake=False)
+    refusal = _refusal(result)
+    if refusal is None:
+        assert isinstance(result, RoutedPath)
+        response = await run_hooks(result, headers) if result.route.has_hooks else None
+        if response is None:
+            await run_handler(ws, result)
+            return
+        refusal = close_code(response), response.reason_phrase
+    await ws.close(*refusal)
+
+
+def handle_sync(router: Router, ws: Any, target: str, headers: Headers) -> None:
+    """Like :func:`handle`, for threaded servers."""
+    result = begin(router, target, handshake=False)
+    refusal = _refusal(result)
+    if refusal is None:
+        assert isinstance(result, RoutedPath)
+        response = run_hooks_sync(result, headers) if result.route.has_hooks else None
+        if response is None:
+            run_handler_sync(ws, result)
+            return
+        refusal = close_code(response), response.reason_phrase
+    ws.close(*refusal)

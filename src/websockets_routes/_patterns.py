@@ -1,0 +1,252 @@
+"""Route patterns: parsed once, when a route is declared, into segment specs."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from .converters import (
+    MAX_REGEX_SEGMENT,
+    NO_MATCH,
+    Converter,
+    PathConverter,
+    RegexConverter,
+)
+from .exceptions import RouteError
+
+__all__ = ["Mixed", "Param", "Rest", "Segment", "Static", "parse_pattern"]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class Static:
+    """A segment matched by its exact (decoded) text."""
+
+    text: str
+
+    def key(self) -> Hashable:
+        return ("static", self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """A whole segment captured by a converter: ``{id:int}``."""
+
+    name: str
+    converter: Converter[Any]
+
+    def key(self) -> Hashable:
+        return ("param", self.converter.key())
+
+
+@dataclass(frozen=True, slots=True)
+class Mixed:
+    """A segment mixing text and parameters: ``{name}.{ext}``."""
+
+    parts: tuple[str | Param, ...]
+    regex: re.Pattern[str]
+    params: tuple[Param, ...]
+
+    def key(self) -> Hashable:
+        return (
+            "mixed",
+            tuple(p if isinstance(p, str) else p.converter.key() for p in self.parts),
+        )
+
+    weight = 50
+
+    def match(self, segment: str) -> list[tuple[str, Any]] | None:
+        """The converted values of the parameters, or None if refused."""
+        if len(segment) > MAX_REGEX_SEGMENT:
+            return None
+        found = self.regex.fullmatch(segment)
+        if found is None:
+            return None
+        values = []
+        for param, text in zip(self.params, found.groups(), strict=True):
+            value = param.converter.match(text)
+            if value is NO_MATCH:
+                return None
+            values.append((param.name, value))
+        return values
+
+
+@dataclass(frozen=True, slots=True)
+class Rest:
+    """The rest of the path, slashes included: ``{rest:path}``."""
+
+    name: str
+    converter: Converter[Any]
+
+    def key(self) -> Hashable:
+        return ("rest", self.converter.key())
+
+
+Segment: TypeAlias = Static | Param | Mixed | Rest
+
+
+def parse_pattern(
+    pattern: str, converters: Mapping[str, Converter[Any]], *, prefix: bool = False
+) -> tuple[Segment, ...]:
+    """Parse ``pattern`` into segment specs.
+
+    With ``prefix=True`` the pattern is a mount prefix: it may be empty and must
+    not end with ``/``.
+
+    Raises:
+        RouteError: If the pattern is malformed, names an unknown converter, repeats
+            a parameter name or places a ``path`` parameter anywhere but at the end.
+    """
+    if not isinstance(pattern, str):
+        raise RouteError(f"a route pattern must be a str, not {type(pattern).__name__}")
+    if prefix:
+        if pattern == "":
+            return ()
+        if pattern.endswith("/"):
+            raise RouteError(
+                f"prefix {pattern!r} must not end with '/'; write {pattern.rstrip('/')!r}"
+            )
+    if not pattern.startswith("/"):
+        raise RouteError(f"route pattern {pattern!r} must start with '/'")
+    raw_segments = _split(pattern)[1:]
+    segments: list[Segment] = []
+    names: set[str] = set()
+    for index, raw in enumerate(raw_segments):
+        last = index == len(raw_segments) - 1
+        if raw == "" and not last:
+            raise RouteError(
+                f"route pattern {pattern!r} has an empty segment ('//'); empty segments never match"
+            )
+        segment = _parse_segment(pattern, raw, converters)
+        if isinstance(segment, Rest) and not last:
+            raise RouteError(
+                f"route pattern {pattern!r}: a 'path' parameter takes the rest of the "
+                f"path, so it must be the last segment"
+            )
+        params = (
+            [segment.name]
+            if isinstance(segment, Param | Rest)
+            else [p.name for p in segment.params]
+            if isinstance(segment, Mixed)
+            else []
+        )
+        for name in params:
+            if name in names:
+                raise RouteError(
+                    f"route pattern {pattern!r} uses the parameter name {name!r} twice"
+                )
+            names.add(name)
+        segments.append(segment)
+    return tuple(segments)
+
+
+def _split(pattern: str) -> list[str]:
+    """Split on '/' outside braces, so that regexes may contain '/'."""
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(pattern):
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth < 0:
+                raise RouteError(f"route pattern {pattern!r} has an unmatched '}}'")
+        elif char == "/" and depth == 0:
+            parts.append(pattern[start:index])
+            start = index + 1
+        elif char in "?#" and depth == 0:
+            raise RouteError(
+                f"route pattern {pattern!r} contains {char!r}; the query string and "
+                f"fragment never take part in matching"
+            )
+    if depth:
+        raise RouteError(f"route pattern {pattern!r} has an unmatched '{{'")
+    parts.append(pattern[start:])
+    return parts
+
+
+def _parse_segment(pattern: str, raw: str, converters: Mapping[str, Converter[Any]]) -> Segment:
+    parts: list[str | Param] = []
+    index = 0
+    while index < len(raw):
+        start = raw.find("{", index)
+        if start < 0:
+            parts.append(raw[index:])
+            break
+        if start > index:
+            parts.append(raw[index:start])
+        end, depth = start, 0
+        for end in range(start, len(raw)):
+            depth += {"{": 1, "}": -1}.get(raw[end], 0)
+            if depth == 0:
+                break
+        parts.append(_parse_param(pattern, raw[start + 1 : end], converters))
+        index = end + 1
+
+    if not any(isinstance(p, Param) for p in parts):
+        text = "".join(p for p in parts if isinstance(p, str))
+        if text in (".", "..") or _CONTROL.search(text):
+            raise RouteError(
+                f"route pattern {pattern!r} has the segment {text!r}, which no valid "
+                f"request can contain"
+            )
+        return Static(text)
+    if len(parts) == 1:
+        param = parts[0]
+        assert isinstance(param, Param)
+        if isinstance(param.converter, PathConverter):
+            return Rest(param.name, param.converter)
+        return param
+    for before, after in itertools.pairwise(parts):
+        if isinstance(before, Param) and isinstance(after, Param):
+            raise RouteError(
+                f"route pattern {pattern!r}: parameters {{{before.name}}} and "
+                f"{{{after.name}}} touch, so they can never be told apart; put text "
+                f"between them"
+            )
+    regex = ""
+    for part in parts:
+        if isinstance(part, str):
+            regex += re.escape(part)
+        elif isinstance(part.converter, PathConverter):
+            raise RouteError(f"route pattern {pattern!r}: a 'path' parameter must fill its segment")
+        else:
+            regex += f"({part.converter.regex})"
+    try:
+        compiled = re.compile(regex)
+    except re.error as exc:
+        raise RouteError(f"route pattern {pattern!r}: {exc}") from None
+    if compiled.groups != sum(isinstance(p, Param) for p in parts):
+        raise RouteError(
+            f"route pattern {pattern!r}: a converter's regex has capturing groups; "
+            f"use (?:...) in Converter.regex"
+        )
+    params = tuple(p for p in parts if isinstance(p, Param))
+    return Mixed(tuple(parts), compiled, params)
+
+
+def _parse_param(pattern: str, body: str, converters: Mapping[str, Converter[Any]]) -> Param:
+    name, colon, spec = body.partition(":")
+    if not name.isidentifier():
+        raise RouteError(
+            f"route pattern {pattern!r}: {{{body}}} needs a parameter name that is a "
+            f"Python identifier, as in {{id}} or {{id:int}}"
+        )
+    if not colon:
+        return Param(name, converters["str"])
+    if spec in converters:
+        return Param(name, converters[spec])
+    if spec.isidentifier():
+        known = ", ".join(sorted(converters))
+        raise RouteError(
+            f"route pattern {pattern!r}: unknown converter {spec!r} for {{{name}}}; "
+            f"known converters: {known}; register others with "
+            f"Router(converters={{{spec!r}: ...}})"
+        )
+    try:
+        return Param(name, RegexConverter(spec))
+    except RouteError as exc:
+        raise RouteError(f"route pattern {pattern!r}: {exc}") from None

@@ -1,0 +1,331 @@
+"""Converters turn a path segment into a typed value and back.
+
+A converter is a small object with four parts:
+
+* :meth:`~Converter.to_python` turns the decoded segment into a value, or raises
+  :exc:`ValueError` to refuse it: the matcher then tries the next candidate route,
+  and answers 404 when none is left;
+* :meth:`~Converter.to_url` turns a value back into a segment for
+  :meth:`Router.url_for <websockets_routes.Router.url_for>`;
+* :attr:`~Converter.regex` describes the accepted text when the parameter shares
+  its segment with other text, as in ``/files/{name}.{ext:int}``;
+* :attr:`~Converter.weight` orders candidates: at a given position in the path,
+  static text is tried first, then converters by increasing weight, then ``path``.
+
+Register your own by name with ``Router(converters={"name": MyConverter()})``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections.abc import Hashable
+from re import _parser  # type: ignore[attr-defined]
+from typing import Any, ClassVar, Generic, TypeVar
+
+from .exceptions import RouteError
+
+__all__ = [
+    "DEFAULT_CONVERTERS",
+    "Converter",
+    "FloatConverter",
+    "IntConverter",
+    "PathConverter",
+    "RegexConverter",
+    "StrConverter",
+    "UUIDConverter",
+]
+
+T = TypeVar("T")
+
+# Returned by Converter.match() when a segment is refused. Refusal is common on the
+# 404 path, so built-in converters return this instead of raising.
+NO_MATCH: Any = object()
+
+
+class Converter(Generic[T]):
+    """Base class of converters: subclass it and override :meth:`to_python`."""
+
+    #: Regular expression for the accepted text, used in segments that mix a
+    #: parameter with other text. It must not contain capturing groups.
+    regex: ClassVar[str] = r".+"
+    #: Lower weights are tried first among the parameters at one position.
+    weight: ClassVar[int] = 100
+
+    def to_python(self, value: str) -> T:
+        """Convert a decoded, non-empty segment; raise :exc:`ValueError` to refuse it."""
+        return value  # type: ignore[return-value]
+
+    def to_url(self, value: T) -> str:
+        """Convert a value back into a segment (not yet percent-encoded)."""
+        return str(value)
+
+    def match(self, value: str) -> T:
+        """Like :meth:`to_python`, but return ``NO_MATCH`` instead of raising."""
+        try:
+            return self.to_python(value)
+        except ValueError:
+            return NO_MATCH  # type: ignore[no-any-return]
+
+    def key(self) -> Hashable:
+        """Identity used to detect routes that can never be told apart."""
+        return (type(self), tuple(sorted((k, repr(v)) for k, v in vars(self).items())))
+
+    def __repr__(self) -> str:
+        options = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({options})"
+
+
+class StrConverter(Converter[str]):
+    """Any non-empty segment, ``/`` included when it was sent encoded as ``%2F``."""
+
+    weight = 200
+
+    def match(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        if not isinstance(value, str) or not value:
+            raise ValueError("expected a non-empty str")
+        return value
+
+
+class IntConverter(Converter[int]):
+    """A non-negative integer written in ASCII digits.
+
+    Args:
+        min: Smallest accepted value.
+        max: Largest accepted value.
+        max_digits: Longest accepted text; longer values are refused before any
+            conversion, so a client cannot make the server parse huge numbers.
+    """
+
+    regex = r"[0-9]+"
+    weight = 20
+
+    def __init__(
+        self, min: int | None = None, max: int | None = None, max_digits: int = 19
+    ) -> None:
+        if max_digits < 1:
+            raise RouteError(f"IntConverter(max_digits={max_digits}) must be >= 1")
+        if min is not None and max is not None and min > max:
+            raise RouteError(f"IntConverter(min={min}, max={max}): min is above max")
+        self.min = min
+        self.max = max
+        self.max_digits = max_digits
+
+    def match(self, value: str) -> int:
+        if len(value) > self.max_digits or not (value.isascii() and value.isdigit()):
+            return NO_MATCH  # type: ignore[no-any-return]
+        number = int(value)
+        if (self.min is not None and number < self.min) or (
+            self.max is not None and number > self.max
+        ):
+            return NO_MATCH  # type: ignore[no-any-return]
+        return number
+
+    def to_python(self, value: str) -> int:
+        number = self.match(value)
+        if number is NO_MATCH:
+            raise ValueError(f"not an integer accepted by {self!r}")
+        return number
+
+    def to_url(self, value: int) -> str:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"expected an int, got {type(value).__name__}")
+        text = str(value)
+        self.to_python(text)
+        return text
+
+
+_FLOAT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+
+
+class FloatConverter(Converter[float]):
+    """A finite decimal number such as ``1.5``, ``-2`` or ``1e-05`` (ASCII, 32 chars max)."""
+
+    regex = r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+    weight = 30
+
+    def match(self, value: str) -> float:
+        if len(value) > 32 or _FLOAT.fullmatch(value) is None:
+            return NO_MATCH  # type: ignore[no-any-return]
+        number = float(value)
+        return number if math.isfinite(number) else NO_MATCH
+
+    def to_python(self, value: str) -> float:
+        number = self.match(value)
+        if number is NO_MATCH:
+            raise ValueError("not a finite decimal number")
+        return number
+
+    def to_url(self, value: float) -> str:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"expected a float, got {type(value).__name__}")
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} is not finite")
+        return repr(float(value))
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+
+
+class UUIDConverter(Converter[uuid.UUID]):
+    """A UUID in its canonical 8-4-4-4-12 hexadecimal form; values are :class:`uuid.UUID`."""
+
+    regex = r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
+    weight = 10
+
+    def match(self, value: str) -> uuid.UUID:
+        if len(value) != 36 or _UUID.fullmatch(value) is None:
+            return NO_MATCH  # type: ignore[no-any-return]
+        return uuid.UUID(value)
+
+    def to_python(self, value: str) -> uuid.UUID:
+        result = self.match(value)
+        if result is NO_MATCH:
+            raise ValueError("not a UUID")
+        return result
+
+    def to_url(self, value: uuid.UUID) -> str:
+        if not isinstance(value, uuid.UUID):
+            raise ValueError(f"expected a uuid.UUID, got {type(value).__name__}")
+        return str(value)
+
+
+class PathConverter(Converter[str]):
+    """The rest of the path, slashes included; it must end the pattern.
+
+    The value is the decoded segments joined with ``/``. Empty segments are refused,
+    so ``/files/a//b`` and ``/files/a/`` don't match ``/files/{rest:path}``.
+    """
+
+    weight = 1000
+
+    def to_url(self, value: str) -> str:
+        if not isinstance(value, str) or not value:
+            raise ValueError("expected a non-empty str")
+        return value
+
+
+# The largest segment a regular expression is evaluated on. With the limits that
+# check_regex() enforces, this bounds the work per segment to well under 1 ms.
+MAX_REGEX_SEGMENT = 255
+# Repetitions of variable width (+, *, {m,n}) allowed in one segment's expression.
+MAX_VARIABLE_REPEATS = 2
+
+
+class RegexConverter(Converter[str]):
+    """A segment that fully matches a regular expression: ``{id:[0-9a-f]{8}}``.
+
+    The expression applies to the decoded segment. To keep a hostile client from
+    stalling the server, it is checked when the route is declared: no backreference,
+    lookaround or conditional; no repetition inside a repetition, nor alternation
+    inside one; at most two repetitions of variable width. Segments longer than
+    255 characters never match.
+    """
+
+    weight = 40
+
+    def __init__(self, pattern: str) -> None:
+        check_regex(pattern)
+        self.pattern = pattern
+        self._compiled = re.compile(pattern)
+
+    @property
+    def regex(self) -> str:  # type: ignore[override]
+        return f"(?:{self.pattern})"
+
+    def match(self, value: str) -> str:
+        if len(value) > MAX_REGEX_SEGMENT or self._compiled.fullmatch(value) is None:
+            return NO_MATCH  # type: ignore[no-any-return]
+        return value
+
+    def to_python(self, value: str) -> str:
+        if self.match(value) is NO_MATCH:
+            raise ValueError(f"does not match {self.pattern!r}")
+        return value
+
+    def to_url(self, value: str) -> str:
+        value = str(value)
+        self.to_python(value)
+        return value
+
+    def key(self) -> Hashable:
+        return (RegexConverter, self.pattern)
+
+    def __repr__(self) -> str:
+        return f"RegexConverter({self.pattern!r})"
+
+
+_FORBIDDEN_OPS = {
+    _parser.GROUPREF: "a backreference",
+    _parser.GROUPREF_EXISTS: "a conditional",
+    _parser.ASSERT: "a lookahead or lookbehind",
+    _parser.ASSERT_NOT: "a lookahead or lookbehind",
+}
+_REPEATS = {_parser.MAX_REPEAT, _parser.MIN_REPEAT, _parser.POSSESSIVE_REPEAT}
+
+
+def check_regex(pattern: str) -> None:
+    """Refuse regular expressions that could backtrack for a long time.
+
+    Raises:
+        RouteError: If ``pattern`` is invalid or could stall the server.
+    """
+    try:
+        parsed = _parser.parse(pattern)
+    except re.error as exc:
+        raise RouteError(f"invalid regular expression {pattern!r}: {exc}") from None
+    variable = _walk(pattern, parsed, inside_repeat=False)
+    if variable > MAX_VARIABLE_REPEATS:
+        raise RouteError(
+            f"regular expression {pattern!r} has {variable} repetitions of variable "
+            f"width; at most {MAX_VARIABLE_REPEATS} are allowed so that matching "
+            f"stays fast; split the value with a converter of your own"
+        )
+
+
+def _walk(pattern: str, items: Any, inside_repeat: bool) -> int:
+    """Check one parsed sequence; return its count of variable-width repetitions."""
+    count = 0
+    for op, arg in items:
+        if op in _FORBIDDEN_OPS:
+            raise RouteError(
+                f"regular expression {pattern!r} uses {_FORBIDDEN_OPS[op]}, which "
+                f"can make matching slow; rewrite it without"
+            )
+        if op in _REPEATS:
+            low, high, body = arg
+            repeats = high > 1
+            if repeats and inside_repeat:
+                raise RouteError(
+                    f"regular expression {pattern!r} nests a repetition inside "
+                    f"another, which can backtrack exponentially; rewrite it as a "
+                    f"single repetition"
+                )
+            count += int(repeats and low != high)
+            count += _walk(pattern, body, inside_repeat or repeats)
+        elif op is _parser.SUBPATTERN:
+            count += _walk(pattern, arg[-1], inside_repeat)
+        elif op is _parser.ATOMIC_GROUP:
+            count += _walk(pattern, arg, inside_repeat)
+        elif op is _parser.BRANCH:
+            if inside_repeat:
+                raise RouteError(
+                    f"regular expression {pattern!r} repeats an alternation, which "
+                    f"can backtrack exponentially; use a character class instead"
+                )
+            count += sum(_walk(pattern, branch, inside_repeat) for branch in arg[1])
+    return count
+
+
+#: Converters available by name in every router.
+DEFAULT_CONVERTERS: dict[str, Converter[Any]] = {
+    "str": StrConverter(),
+    "int": IntConverter(),
+    "float": FloatConverter(),
+    "uuid": UUIDConverter(),
+    "path": PathConverter(),
+}
