@@ -94,9 +94,10 @@ class Node:
             del found[depth:]
         # Last, parameters that take the rest of the path.
         if self.rest:
-            remaining = segments[index:]
-            if "" not in remaining:
-                text = "/".join(remaining)
+            text = "/".join(segments[index:])
+            # No empty part, whether from "//" in the path or from an encoded "%2F"
+            # at either end of a segment: the value must rebuild into the same path.
+            if text[:1] != "/" and text[-1:] != "/" and "//" not in text:
                 for rest, route in self.rest:
                     value = rest.converter.match(text)
                     if value is not NO_MATCH:

@@ -46,12 +46,14 @@ def split_target(target: str) -> tuple[list[str], str]:
 
 
 def _decode(segment: str) -> str:
-    if "%" in segment:
+    # Older websockets pass non-ASCII bytes of the target as surrogate escapes.
+    if "%" in segment or not segment.isascii():
         if _BAD_ESCAPE.search(segment):
             raise BadRequest("the path contains a malformed percent-escape")
         try:
-            segment = unquote_to_bytes(segment).decode()
-        except UnicodeDecodeError:
+            raw = segment.encode("utf-8", "surrogateescape")
+            segment = unquote_to_bytes(raw).decode()
+        except UnicodeError:
             raise BadRequest("the path is not valid UTF-8 once decoded") from None
         # A decoded "/" doesn't split segments, but "..%2F.." must not smuggle a
         # traversal into a path parameter either.

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from .converters import (
-    MAX_REGEX_SEGMENT,
     NO_MATCH,
     Converter,
     PathConverter,
     RegexConverter,
+    check_regex,
 )
 from .exceptions import RouteError
 
@@ -50,6 +50,7 @@ class Mixed:
     parts: tuple[str | Param, ...]
     regex: re.Pattern[str]
     params: tuple[Param, ...]
+    max_length: int
 
     def key(self) -> Hashable:
         return (
@@ -61,7 +62,7 @@ class Mixed:
 
     def match(self, segment: str) -> list[tuple[str, Any]] | None:
         """The converted values of the parameters, or None if refused."""
-        if len(segment) > MAX_REGEX_SEGMENT:
+        if len(segment) > self.max_length:
             return None
         found = self.regex.fullmatch(segment)
         if found is None:
@@ -216,16 +217,17 @@ def _parse_segment(pattern: str, raw: str, converters: Mapping[str, Converter[An
         else:
             regex += f"({part.converter.regex})"
     try:
-        compiled = re.compile(regex)
-    except re.error as exc:
-        raise RouteError(f"route pattern {pattern!r}: {exc}") from None
+        max_length = check_regex(regex)
+    except RouteError as exc:
+        raise RouteError(f"route pattern {pattern!r}: segment {raw!r}: {exc}") from None
+    compiled = re.compile(regex, re.ASCII)
     if compiled.groups != sum(isinstance(p, Param) for p in parts):
         raise RouteError(
             f"route pattern {pattern!r}: a converter's regex has capturing groups; "
             f"use (?:...) in Converter.regex"
         )
     params = tuple(p for p in parts if isinstance(p, Param))
-    return Mixed(tuple(parts), compiled, params)
+    return Mixed(tuple(parts), compiled, params, max_length)
 
 
 def _parse_param(pattern: str, body: str, converters: Mapping[str, Converter[Any]]) -> Param:

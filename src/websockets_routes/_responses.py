@@ -22,7 +22,13 @@ def text_response(
     status: http.HTTPStatus | int, text: str | bytes, content_type: str | None = None
 ) -> Response:
     """A response with a body, closing the connection, as websockets' own rejections."""
-    status = http.HTTPStatus(status)
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        raise ValueError(f"{status!r} is not an HTTP status code (an int from 100 to 599)")
+    code = int(status)
+    try:
+        reason = http.HTTPStatus(code).phrase
+    except ValueError:  # a code the standard library doesn't name, such as 499
+        reason = ""
     body = text.encode() if isinstance(text, str) else text
     if content_type is None:
         content_type = (
@@ -36,7 +42,7 @@ def text_response(
             ("Content-Type", content_type),
         ]
     )
-    return Response(status.value, status.phrase, headers, body)
+    return Response(code, reason, headers, body)
 
 
 def to_response(result: Any) -> Response:

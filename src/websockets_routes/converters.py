@@ -163,9 +163,13 @@ class FloatConverter(Converter[float]):
     def to_url(self, value: float) -> str:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"expected a float, got {type(value).__name__}")
-        if not math.isfinite(value):
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ValueError(f"{value!r} is too large for a float") from None
+        if not math.isfinite(number):
             raise ValueError(f"{value!r} is not finite")
-        return repr(float(value))
+        return repr(number)
 
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
@@ -209,36 +213,42 @@ class PathConverter(Converter[str]):
         return value
 
 
-# The largest segment a regular expression is evaluated on. With the limits that
-# check_regex() enforces, this bounds the work per segment to well under 1 ms.
+# Regular expressions run on text the client chose. check_regex() refuses the
+# constructs that backtrack exponentially, then bounds the rest with a cost model:
+# a segment of n characters costs at most about C(n + k, k) * 2**c steps for k
+# repetitions of variable width and c optional items or alternatives. Each
+# expression gets the longest segment (up to MAX_REGEX_SEGMENT) it may run on within
+# REGEX_BUDGET steps; one that cannot afford MIN_REGEX_SEGMENT is refused.
 MAX_REGEX_SEGMENT = 255
-# Repetitions of variable width (+, *, {m,n}) allowed in one segment's expression.
-MAX_VARIABLE_REPEATS = 2
+MIN_REGEX_SEGMENT = 64
+REGEX_BUDGET = 1_000_000
 
 
 class RegexConverter(Converter[str]):
     """A segment that fully matches a regular expression: ``{id:[0-9a-f]{8}}``.
 
-    The expression applies to the decoded segment. To keep a hostile client from
-    stalling the server, it is checked when the route is declared: no backreference,
-    lookaround or conditional; no repetition inside a repetition, nor alternation
-    inside one; at most two repetitions of variable width. Segments longer than
-    255 characters never match.
+    The expression applies to the decoded segment, with ASCII semantics (``\\d`` is
+    ``[0-9]``). To keep a hostile client from stalling the server, it is checked
+    when the route is declared: no backreference, lookaround or conditional; no
+    repetition inside a repetition, nor alternation inside one. Segments longer
+    than :attr:`max_length` never match: 255 characters for simple expressions,
+    fewer (64 at least) as the number of variable-width repetitions and optional
+    parts grows; an expression too complex for 64 characters is refused.
     """
 
     weight = 40
 
     def __init__(self, pattern: str) -> None:
-        check_regex(pattern)
+        self.max_length = check_regex(pattern)
         self.pattern = pattern
-        self._compiled = re.compile(pattern)
+        self._compiled = re.compile(pattern, re.ASCII)
 
     @property
     def regex(self) -> str:  # type: ignore[override]
         return f"(?:{self.pattern})"
 
     def match(self, value: str) -> str:
-        if len(value) > MAX_REGEX_SEGMENT or self._compiled.fullmatch(value) is None:
+        if len(value) > self.max_length or self._compiled.fullmatch(value) is None:
             return NO_MATCH  # type: ignore[no-any-return]
         return value
 
@@ -268,8 +278,11 @@ _FORBIDDEN_OPS = {
 _REPEATS = {_parser.MAX_REPEAT, _parser.MIN_REPEAT, _parser.POSSESSIVE_REPEAT}
 
 
-def check_regex(pattern: str) -> None:
+def check_regex(pattern: str) -> int:
     """Refuse regular expressions that could backtrack for a long time.
+
+    Returns:
+        The longest segment the expression may be evaluated on.
 
     Raises:
         RouteError: If ``pattern`` is invalid or could stall the server.
@@ -278,18 +291,21 @@ def check_regex(pattern: str) -> None:
         parsed = _parser.parse(pattern)
     except re.error as exc:
         raise RouteError(f"invalid regular expression {pattern!r}: {exc}") from None
-    variable = _walk(pattern, parsed, inside_repeat=False)
-    if variable > MAX_VARIABLE_REPEATS:
-        raise RouteError(
-            f"regular expression {pattern!r} has {variable} repetitions of variable "
-            f"width; at most {MAX_VARIABLE_REPEATS} are allowed so that matching "
-            f"stays fast; split the value with a converter of your own"
-        )
+    repeats, choices = _walk(pattern, parsed, inside_repeat=False)
+    for length in range(MAX_REGEX_SEGMENT, MIN_REGEX_SEGMENT - 1, -1):
+        if math.comb(length + repeats, repeats) * 2**choices <= REGEX_BUDGET:
+            return length
+    raise RouteError(
+        f"regular expression {pattern!r} has {repeats} repetitions of variable width "
+        f"and {choices} optional parts or alternatives: too many to match a "
+        f"{MIN_REGEX_SEGMENT}-character segment quickly; simplify it, or split the "
+        f"value across segments"
+    )
 
 
-def _walk(pattern: str, items: Any, inside_repeat: bool) -> int:
-    """Check one parsed sequence; return its count of variable-width repetitions."""
-    count = 0
+def _walk(pattern: str, items: Any, inside_repeat: bool) -> tuple[int, int]:
+    """Check one parsed sequence; count its variable repetitions and choice points."""
+    repeats = choices = 0
     for op, arg in items:
         if op in _FORBIDDEN_OPS:
             raise RouteError(
@@ -298,27 +314,41 @@ def _walk(pattern: str, items: Any, inside_repeat: bool) -> int:
             )
         if op in _REPEATS:
             low, high, body = arg
-            repeats = high > 1
-            if repeats and inside_repeat:
+            many = high > 1
+            # Only a repetition of variable width inside another one backtracks
+            # exponentially; fixed counts such as (?:[0-9a-f]{4}-){3} are plain text.
+            if inside_repeat and low != high:
                 raise RouteError(
                     f"regular expression {pattern!r} nests a repetition inside "
                     f"another, which can backtrack exponentially; rewrite it as a "
                     f"single repetition"
                 )
-            count += int(repeats and low != high)
-            count += _walk(pattern, body, inside_repeat or repeats)
+            if low != high:
+                if many:
+                    repeats += 1
+                else:
+                    choices += 1
+            inner = _walk(pattern, body, inside_repeat or (many and low != high))
+            if low == high:  # a fixed count repeats the choices inside it
+                inner = (inner[0] * low, inner[1] * low)
         elif op is _parser.SUBPATTERN:
-            count += _walk(pattern, arg[-1], inside_repeat)
+            inner = _walk(pattern, arg[-1], inside_repeat)
         elif op is _parser.ATOMIC_GROUP:
-            count += _walk(pattern, arg, inside_repeat)
+            inner = _walk(pattern, arg, inside_repeat)
         elif op is _parser.BRANCH:
             if inside_repeat:
                 raise RouteError(
                     f"regular expression {pattern!r} repeats an alternation, which "
                     f"can backtrack exponentially; use a character class instead"
                 )
-            count += sum(_walk(pattern, branch, inside_repeat) for branch in arg[1])
-    return count
+            branches = [_walk(pattern, branch, inside_repeat) for branch in arg[1]]
+            inner = (sum(r for r, _ in branches), sum(c for _, c in branches))
+            choices += len(branches) - 1
+        else:
+            continue
+        repeats += inner[0]
+        choices += inner[1]
+    return repeats, choices
 
 
 #: Converters available by name in every router.

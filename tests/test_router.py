@@ -1,0 +1,909 @@
+"""Tests for Router: matching, declaration errors, include, hooks, url_for and resolve."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from websockets.datastructures import Headers
+from websockets.http11 import Response
+
+from websockets_routes import (
+    BadRequest,
+    Converter,
+    IntConverter,
+    RoutedPath,
+    RouteError,
+    Router,
+    URLBuildError,
+)
+
+UID = uuid.UUID("12345678-1234-5678-1234-567812345678")
+
+
+def handler(ws: Any, path: RoutedPath) -> None:
+    """A stand-in handler; these tests never call it."""
+
+
+def add(router: Router, pattern: str, name: str, **kwargs: Any) -> None:
+    """Declare ``pattern`` under ``name`` on ``router``."""
+    router.route(pattern, name=name, **kwargs)(handler)
+
+
+def make(*routes: tuple[str, str], **options: Any) -> Router:
+    """A router with ``(pattern, name)`` routes declared in order."""
+    router = Router(**options)
+    for pattern, name in routes:
+        add(router, pattern, name)
+    return router
+
+
+def matched(router: Router, target: str) -> tuple[str, dict[str, Any]] | None:
+    """The name and params of the route matching ``target``, or None."""
+    path = router.match(target)
+    return None if path is None else (path.route.name, path.params)
+
+
+# Matching priorities.
+
+PRIORITY = make(
+    ("/x/{s}", "str"),
+    ("/x/{n}.{e}", "mixed"),
+    ("/x/{r:[a-z]+}", "regex"),
+    ("/x/{f:float}", "float"),
+    ("/x/{i:int}", "int"),
+    ("/x/{u:uuid}", "uuid"),
+    ("/x/{p:path}", "path"),
+    ("/x/static", "static"),
+)
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/x/static", ("static", {})),
+        ("/x/12", ("int", {"i": 12})),
+        ("/x/1.5", ("float", {"f": 1.5})),
+        ("/x/1e3", ("float", {"f": 1000.0})),
+        (f"/x/{UID}", ("uuid", {"u": UID})),
+        ("/x/abc", ("regex", {"r": "abc"})),
+        ("/x/a.b", ("mixed", {"n": "a", "e": "b"})),
+        ("/x/ABC", ("str", {"s": "ABC"})),
+        ("/x/staticx", ("regex", {"r": "staticx"})),
+        ("/x/" + "9" * 20, ("float", {"f": float("9" * 20)})),  # too long for an int
+        ("/x/a/b", ("path", {"p": "a/b"})),
+        ("/x/a%2Fb", ("str", {"s": "a/b"})),
+        ("/x", None),
+        ("/x/", None),
+        ("/x/a/", None),
+        ("/x/a//b", None),
+        ("/y/1", None),
+    ],
+)
+def test_match_priorities(target: str, expected: object) -> None:
+    """Static beats dynamic; converters are tried uuid, int, float, regex, mixed, str, path."""
+    assert matched(PRIORITY, target) == expected
+
+
+def test_declaration_order_does_not_change_priority() -> None:
+    """Routes declared in the opposite order match the same way."""
+    reversed_router = make(
+        ("/x/static", "static"),
+        ("/x/{p:path}", "path"),
+        ("/x/{i:int}", "int"),
+        ("/x/{s}", "str"),
+    )
+    assert matched(reversed_router, "/x/static") == ("static", {})
+    assert matched(reversed_router, "/x/5") == ("int", {"i": 5})
+    assert matched(reversed_router, "/x/y") == ("str", {"s": "y"})
+    assert matched(reversed_router, "/x/y/z") == ("path", {"p": "y/z"})
+
+
+def test_equal_weights_keep_declaration_order() -> None:
+    """Among overlapping regexes of equal weight the first declared wins."""
+    router = make(("/r/{a:[0-9]+}", "first"), ("/r/{b:\\d+}", "second"), ("/r/{c:\\w+}", "third"))
+    assert matched(router, "/r/12") == ("first", {"a": "12"})
+    assert matched(router, "/r/1x") == ("third", {"c": "1x"})
+
+
+def test_inline_regexes_use_ascii_semantics() -> None:
+    """\\d in an inline regex means ASCII digits only, so Arabic-Indic digits don't match."""
+    router = make(("/r/{b:\\d+}", "digits"))
+    assert matched(router, "/r/12") == ("digits", {"b": "12"})
+    assert router.match("/r/١٢") is None
+
+
+def test_custom_converter_weight() -> None:
+    """A custom converter is tried by its weight, before str and after regexes."""
+
+    class Upper(Converter[str]):
+        def to_python(self, value: str) -> str:
+            if not value.isupper():
+                raise ValueError("not upper case")
+            return value.lower()
+
+    router = Router(converters={"upper": Upper})
+    add(router, "/c/{s}", "str")
+    add(router, "/c/{u:upper}", "upper")
+    add(router, "/c/{r:[A-Z]{2}}", "regex")
+    assert matched(router, "/c/AB") == ("regex", {"r": "AB"})
+    assert matched(router, "/c/ABC") == ("upper", {"u": "abc"})
+    assert matched(router, "/c/abc") == ("str", {"s": "abc"})
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/a/b/c", ("static", {})),
+        ("/a/b/d", ("param", {"x": "b"})),
+        ("/a/5/e", ("int-e", {"n": 5})),
+        ("/a/5/f", ("str-f", {"x": "5"})),
+        ("/a/b/g/h", ("rest", {"p": "b/g/h"})),
+        ("/a/5/z", ("rest", {"p": "5/z"})),
+        ("/a/b", ("rest", {"p": "b"})),
+        ("/a/b/c/d", ("rest", {"p": "b/c/d"})),
+    ],
+)
+def test_backtracking(target: str, expected: object) -> None:
+    """When a deeper segment fails, matching goes back to the next candidate."""
+    router = make(
+        ("/a/b/c", "static"),
+        ("/a/{x}/d", "param"),
+        ("/a/{n:int}/e", "int-e"),
+        ("/a/{x}/f", "str-f"),
+        ("/a/{p:path}", "rest"),
+    )
+    assert matched(router, target) == expected
+
+
+def test_backtracking_discards_values_of_failed_branches() -> None:
+    """Values captured on a branch that failed don't leak into the match."""
+    router = make(("/a/{n:int}/{m:int}/x", "ints"), ("/a/{s}/{t}/y", "strs"))
+    assert matched(router, "/a/1/2/y") == ("strs", {"s": "1", "t": "2"})
+
+
+def test_mixed_backtracks_on_converter_refusal() -> None:
+    """A mixed segment whose converter refuses a value lets the next candidate try."""
+    router = make(("/m/{a:int}.json", "int"), ("/m/{name}", "str"))
+    assert matched(router, "/m/12.json") == ("int", {"a": 12})
+    assert matched(router, "/m/x.json") == ("str", {"name": "x.json"})
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/", ("root", {})),
+        ("/a", ("a", {})),
+        ("/a/", ("a-slash", {})),
+        ("/b/1", ("b", {"n": 1})),
+        ("/b/1/", None),
+        ("/b/", None),
+        ("/c/x/", ("c-slash", {"s": "x"})),
+        ("/c/x", None),
+        ("/c//", None),
+        ("/f/x", ("f", {"p": "x"})),
+        ("/f/", None),
+        ("/f/x/", None),
+        ("/f//x", None),
+        ("/f", None),
+        ("/a?x=1", ("a", {})),
+        ("/a/?x=1", ("a-slash", {})),
+    ],
+)
+def test_empty_segments_and_trailing_slashes(target: str, expected: object) -> None:
+    """Empty segments never match a parameter and trailing slashes are significant."""
+    router = make(
+        ("/", "root"),
+        ("/a", "a"),
+        ("/a/", "a-slash"),
+        ("/b/{n:int}", "b"),
+        ("/c/{s}/", "c-slash"),
+        ("/f/{p:path}", "f"),
+    )
+    assert matched(router, target) == expected
+
+
+def test_unicode_static_route() -> None:
+    """A route written with non-ASCII text matches its percent-encoded form."""
+    router = make(("/café", "cafe"), ("/a b", "space"))
+    assert matched(router, "/caf%C3%A9") == ("cafe", {})
+    assert matched(router, "/café") == ("cafe", {})
+    assert matched(router, "/a%20b") == ("space", {})
+    assert matched(router, "/cafe") is None
+
+
+def test_encoded_slash_never_splits() -> None:
+    """%2F is a '/' inside one segment, so /chat/a%2Fb matches /chat/{room}."""
+    router = make(("/chat/{room}", "room"), ("/chat/a/b", "static"))
+    assert matched(router, "/chat/a%2Fb") == ("room", {"room": "a/b"})
+    assert matched(router, "/chat/a/b") == ("static", {})
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["//a", "/a#x", "/a?x#y", "a", "/%zz", "/a/..", "/..%2F..", "/%00", "/%ff"],
+)
+def test_match_bad_request(target: str) -> None:
+    """match() raises BadRequest for a target breaking the decoding rules."""
+    router = make(("/a", "a"), ("/{x}", "x"), ("/{p:path}", "p"))
+    with pytest.raises(BadRequest):
+        router.match(target)
+
+
+def test_many_routes() -> None:
+    """With 10,000 routes, every one of them still matches correctly."""
+    router = Router()
+    for i in range(2500):
+        add(router, f"/s{i}", f"s{i}")
+        add(router, f"/d{i}/{{id:int}}", f"d{i}")
+        add(router, f"/m{i}/{{a}}.{{b:int}}/x", f"m{i}")
+        add(router, f"/p{i}/{{rest:path}}", f"p{i}")
+    assert len(router.routes) == 10_000
+    for i in (0, 1, 1234, 2499):
+        assert matched(router, f"/s{i}") == (f"s{i}", {})
+        assert matched(router, f"/d{i}/{i}") == (f"d{i}", {"id": i})
+        assert matched(router, f"/m{i}/n.{i}/x") == (f"m{i}", {"a": "n", "b": i})
+        assert matched(router, f"/p{i}/a/b") == (f"p{i}", {"rest": "a/b"})
+        assert router.url_for(f"d{i}", id=7) == f"/d{i}/7"
+    assert matched(router, "/s2500") is None
+    assert matched(router, "/d1/x") is None
+
+
+# Declaration errors.
+
+
+def test_duplicate_name() -> None:
+    """Two routes with one name raise RouteError naming both patterns."""
+    router = make(("/a", "same"))
+    with pytest.raises(RouteError) as info:
+        add(router, "/b", "same")
+    assert str(info.value) == (
+        "route name 'same' is taken by '/a'; pass name= to one of them ('/b')"
+    )
+
+
+def test_default_name_is_the_handler_name() -> None:
+    """A route without name= is known by its handler's or class's __name__."""
+    router = Router()
+
+    @router.route("/a")
+    async def chat(ws: Any, path: RoutedPath) -> None:
+        pass
+
+    @router.route("/b")
+    class Room:
+        async def handle(self, ws: Any, path: RoutedPath) -> None:
+            pass
+
+    assert [route.name for route in router.routes] == ["chat", "Room"]
+    assert router.routes[1].view_class is Room
+    with pytest.raises(RouteError, match="route name 'chat' is taken by '/a'"):
+        router.route("/c")(chat)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("/a", "/a"),
+        ("/a/{x}", "/a/{y}"),
+        ("/a/{x}", "/a/{y:str}"),
+        ("/a/{x:int}", "/a/{y:int}"),
+        ("/a/{x:\\d+}", "/a/{y:\\d+}"),
+        ("/a/{x}.{y}", "/a/{z}.{w}"),
+        ("/a/{x:path}", "/a/{y:path}"),
+        ("/{x}/b/{y:int}", "/{z}/b/{w:int}"),
+    ],
+)
+def test_indistinguishable_routes(first: str, second: str) -> None:
+    """Two routes that can never be told apart raise RouteError naming both."""
+    router = make((first, "first"))
+    with pytest.raises(RouteError, match="can never be told apart") as info:
+        add(router, second, "second")
+    assert repr(first) in str(info.value)
+    assert repr(second) in str(info.value)
+    assert [route.name for route in router.routes] == ["first"]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("/a/{x}", "/a/{x:int}"),
+        ("/a/{x:int}", "/a/{x:float}"),
+        ("/a/{x:\\d+}", "/a/{x:[0-9]+}"),
+        ("/a/{x}", "/a/{x}/"),
+        ("/a/{x}.{y}", "/a/{x}-{y}"),
+        ("/a/{x}", "/a/{x:path}"),
+    ],
+)
+def test_distinguishable_routes(first: str, second: str) -> None:
+    """Routes that differ in converters, text or trailing slash may coexist."""
+    router = make((first, "first"), (second, "second"))
+    assert len(router.routes) == 2
+
+
+def test_class_view_without_handle() -> None:
+    """A class view without handle() is refused, naming the class and route."""
+    router = Router()
+    with pytest.raises(
+        RouteError, match=r"class view Room for route '/r' needs a handle\(self, ws, path\)"
+    ):
+
+        @router.route("/r")
+        class Room:
+            pass
+
+    assert router.routes == []
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda r: r.route("/a")(42), "route '/a' needs a handler function or class, not 42"),
+        (lambda r: r.route("/a", name="")(handler), "route '/a': name must be a non-empty str"),
+        (lambda r: r.route("/a", name=5)(handler), "route '/a': name must be a non-empty str"),
+        (lambda r: r.route("/a", subprotocols="chat"), r"like \['chat'\]"),
+        (lambda r: r.route("/a", subprotocols=[]), "must be a non-empty list of names"),
+        (lambda r: r.route("/a", subprotocols=[""]), "must be a non-empty list of names"),
+        (lambda r: r.route("/a", hooks=[1]), "route '/a': hook 1 is not callable"),
+        (lambda r: r.hook(1), "a hook must be callable, not 1"),
+        (lambda r: r.http("/h")(str), "HTTP endpoint '/h' needs a function"),
+        (lambda r: r.http("/h")("x"), "HTTP endpoint '/h' needs a function"),
+        (lambda r: Router(converters={"x": 1}), "converter 'x' must be a Converter"),
+        (lambda r: Router(converters={"x": int}), "converter 'x' must be a Converter"),
+    ],
+)
+def test_declaration_errors(call: Any, message: str) -> None:
+    """Misconfigured routes, hooks and converters raise RouteError when declared."""
+    with pytest.raises(RouteError, match=message):
+        call(Router())
+
+
+def test_route_attributes() -> None:
+    """A declared route records its pattern, name, kind, endpoint and subprotocols."""
+    router = Router()
+    add(router, "/a/{x}", "a", subprotocols=["chat", "superchat"])
+    router.http("/healthz")(handler)
+    ws_route, http_route = router.routes
+    assert (ws_route.pattern, ws_route.name, ws_route.kind) == ("/a/{x}", "a", "websocket")
+    assert ws_route.subprotocols == ("chat", "superchat")
+    assert ws_route.endpoint is handler
+    assert ws_route.view_class is None
+    assert (http_route.name, http_route.kind, http_route.subprotocols) == (
+        "handler",
+        "http",
+        None,
+    )
+    assert repr(ws_route) == "<Route 'a' '/a/{x}'>"
+
+
+def test_router_converters_option() -> None:
+    """Router(converters=...) adds converters by name and may replace built-ins."""
+    router = Router(converters={"small": IntConverter(max=9), "int": IntConverter(max=99)})
+    add(router, "/s/{n:small}", "small")
+    add(router, "/i/{n:int}", "int")
+    assert matched(router, "/s/9") == ("small", {"n": 9})
+    assert matched(router, "/s/10") is None
+    assert matched(router, "/i/99") == ("int", {"n": 99})
+    assert matched(router, "/i/100") is None
+    # Other routers keep the built-in int converter.
+    other = make(("/i/{n:int}", "int"))
+    assert matched(other, "/i/100") == ("int", {"n": 100})
+
+
+# Including routers.
+
+
+def test_include_prefix_boundaries() -> None:
+    """A prefix matches whole segments only: /api never matches /apix."""
+    api = make(("/", "index"), ("/items/{id:int}", "item"), ("/{p:path}", "rest"))
+    router = Router()
+    router.include(api, "/api")
+    assert matched(router, "/api/") == ("index", {})
+    assert matched(router, "/api/items/3") == ("item", {"id": 3})
+    assert matched(router, "/api/x/y") == ("rest", {"p": "x/y"})
+    assert matched(router, "/api") is None
+    assert matched(router, "/apix") is None
+    assert matched(router, "/apix/items/3") is None
+    assert matched(router, "/items/3") is None
+    assert [route.pattern for route in router.routes] == [
+        "/api/",
+        "/api/items/{id:int}",
+        "/api/{p:path}",
+    ]
+
+
+def test_include_with_prefix_params() -> None:
+    """A prefix may capture parameters, merged with the route's."""
+    child = make(("/posts/{post:int}", "post"))
+    router = Router()
+    router.include(child, "/users/{user}")
+    assert matched(router, "/users/bob/posts/2") == ("post", {"user": "bob", "post": 2})
+    assert router.url_for("post", user="bob", post=2) == "/users/bob/posts/2"
+
+
+def test_include_without_prefix() -> None:
+    """Including with no prefix adds the routes as they are."""
+    child = make(("/a", "a"))
+    router = make(("/b", "b"))
+    router.include(child)
+    assert matched(router, "/a") == ("a", {})
+    assert router.url_for("a") == "/a"
+
+
+def test_include_namespaces() -> None:
+    """With a namespace, included names become 'namespace:name', nested too."""
+    inner = make(("/item/{id:int}", "item"))
+    middle = Router()
+    middle.include(inner, "/inner", namespace="in")
+    outer = Router()
+    outer.include(middle, "/mid", namespace="mid")
+    outer.include(inner, "/direct")
+    assert outer.url_for("mid:in:item", id=1) == "/mid/inner/item/1"
+    assert outer.url_for("item", id=1) == "/direct/item/1"
+    assert middle.url_for("in:item", id=1) == "/inner/item/1"
+    path = outer.match("/mid/inner/item/1")
+    assert path is not None
+    assert path.route.name == "mid:in:item"
+    with pytest.raises(URLBuildError, match="no route named 'in:item'"):
+        outer.url_for("in:item", id=1)
+
+
+def test_routes_added_after_include() -> None:
+    """Routes declared on an included router later show up in every parent."""
+    inner = Router()
+    middle = Router()
+    outer = Router()
+    middle.include(inner, "/in", namespace="in")
+    outer.include(middle, "/mid")
+    add(inner, "/late/{n:int}", "late")
+    assert matched(inner, "/late/1") == ("late", {"n": 1})
+    assert matched(middle, "/in/late/1") == ("in:late", {"n": 1})
+    assert matched(outer, "/mid/in/late/1") == ("in:late", {"n": 1})
+    assert outer.url_for("in:late", n=1) == "/mid/in/late/1"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "namespace", "message"),
+    [
+        ("/api/", None, "must not end with '/'"),
+        ("api", None, "must start with '/'"),
+        ("/{p:path}", None, "cannot end in a 'path' parameter"),
+        ("/x", "", "namespace '' must be non-empty, without ':'"),
+        ("/x", "a:b", "namespace 'a:b' must be non-empty, without ':'"),
+        ("/u/{id}", None, "both use the parameter name"),
+    ],
+)
+def test_include_errors(prefix: str, namespace: str | None, message: str) -> None:
+    """A bad prefix or namespace, or clashing parameter names, raise RouteError."""
+    child = make(("/{id:int}", "item"))
+    with pytest.raises(RouteError, match=message):
+        Router().include(child, prefix, namespace=namespace)
+
+
+def test_include_clashes() -> None:
+    """Included names and shapes that clash with the parent's raise RouteError."""
+    child = make(("/a", "a"))
+    with pytest.raises(RouteError, match="route name 'a' is taken by '/x'"):
+        make(("/x", "a")).include(child)
+    with pytest.raises(RouteError, match="'/p/a' \\(b\\) and '/p/a' \\(a\\) can never be told"):
+        make(("/p/a", "b")).include(child, "/p")
+
+
+def test_include_cycle() -> None:
+    """A router cannot include itself, directly or through other routers."""
+    a, b, c = Router(), Router(), Router()
+    with pytest.raises(RouteError, match="cannot include itself"):
+        a.include(a, "/a")
+    b.include(a, "/a", namespace="a")
+    c.include(b, "/b", namespace="b")
+    with pytest.raises(RouteError, match="cannot include itself, even indirectly"):
+        a.include(b, "/b", namespace="b")
+    with pytest.raises(RouteError, match="cannot include itself, even indirectly"):
+        a.include(c, "/c", namespace="c")
+    # Routes still propagate up the chain, once.
+    add(a, "/x", "x")
+    assert c.url_for("b:a:x") == "/b/a/x"
+    assert len(c.routes) == 1
+
+
+def test_include_twice() -> None:
+    """One router may be included twice, under two prefixes and namespaces."""
+    child = make(("/r", "r"))
+    router = Router()
+    router.include(child, "/x", namespace="x")
+    router.include(child, "/y", namespace="y")
+    add(child, "/late", "late")
+    assert router.url_for("x:r") == "/x/r"
+    assert router.url_for("y:late") == "/y/late"
+    assert matched(router, "/y/r") == ("y:r", {})
+
+
+# Hooks.
+
+
+def hook_named(name: str) -> Any:
+    def hook(path: RoutedPath, headers: Any) -> None:
+        pass
+
+    hook.__name__ = name
+    return hook
+
+
+def names(hooks: tuple[Any, ...]) -> list[str]:
+    return [hook.__name__ for hook in hooks]
+
+
+def test_hooks_order() -> None:
+    """Route.hooks lists parent router hooks, included router hooks, then route hooks."""
+    child = Router()
+    child.hook(hook_named("child1"))
+    add(child, "/r", "r", hooks=[hook_named("route1"), hook_named("route2")])
+    parent = Router()
+    parent.hook(hook_named("parent1"))
+    parent.include(child, "/c")
+    parent.hook(hook_named("parent2"))
+    child.hook(hook_named("child2"))
+    add(child, "/late", "late")
+
+    path = parent.match("/c/r")
+    assert path is not None
+    assert names(path.route.hooks) == [
+        "parent1",
+        "parent2",
+        "child1",
+        "child2",
+        "route1",
+        "route2",
+    ]
+    assert path.route.has_hooks
+    late = parent.match("/c/late")
+    assert late is not None
+    assert names(late.route.hooks) == ["parent1", "parent2", "child1", "child2"]
+    own = child.match("/r")
+    assert own is not None
+    assert names(own.route.hooks) == ["child1", "child2", "route1", "route2"]
+
+
+def test_hooks_through_two_levels() -> None:
+    """Hooks added to any router of a chain reach the routes mounted through it."""
+    inner, middle, outer = Router(), Router(), Router()
+    add(inner, "/r", "r")
+    middle.include(inner, "/i")
+    outer.include(middle, "/m")
+    inner.hook(hook_named("inner"))
+    outer.hook(hook_named("outer"))
+    middle.hook(hook_named("middle"))
+    path = outer.match("/m/i/r")
+    assert path is not None
+    assert names(path.route.hooks) == ["outer", "middle", "inner"]
+
+
+def test_has_hooks() -> None:
+    """A route has hooks when a hook, an HTTP endpoint or a view process_request applies."""
+    router = Router()
+    add(router, "/plain", "plain")
+    router.http("/h")(handler)
+
+    @router.route("/view")
+    class View:
+        def process_request(self, path: RoutedPath, headers: Any) -> None:
+            pass
+
+        async def handle(self, ws: Any, path: RoutedPath) -> None:
+            pass
+
+    assert [route.has_hooks for route in router.routes] == [False, True, True]
+    router.hook(hook_named("h"))
+    assert [route.has_hooks for route in router.routes] == [True, True, True]
+
+
+# Building URLs.
+
+
+class Hex(Converter[int]):
+    regex = "[0-9a-f]+"
+
+    def to_python(self, value: str) -> int:
+        return int(value, 16)
+
+    def to_url(self, value: int) -> str:
+        return format(value, "x")
+
+
+URLS = Router(converters={"hex": Hex()})
+for _pattern, _name in [
+    ("/", "root"),
+    ("/s/{v}", "str"),
+    ("/s/{v}/", "str_slash"),
+    ("/i/{v:int}", "int"),
+    ("/f/{v:float}", "float"),
+    ("/u/{v:uuid}", "uuid"),
+    ("/p/{v:path}", "path"),
+    ("/r/{v:[a-z]+-\\d+}", "regex"),
+    ("/m/{name}.{ext}", "mixed"),
+    ("/n/v{n:int}.json", "mixed_int"),
+    ("/h/{v:hex}", "hex"),
+    ("/café/{v}", "unicode"),
+    ("/two/{a:int}/{b}", "two"),
+]:
+    add(URLS, _pattern, _name)
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "expected", "back"),
+    [
+        ("root", {}, "/", {}),
+        ("str", {"v": "abc"}, "/s/abc", None),
+        ("str", {"v": "a/b"}, "/s/a%2Fb", None),
+        ("str", {"v": "a b?#%"}, "/s/a%20b%3F%23%25", None),
+        ("str", {"v": "é"}, "/s/%C3%A9", None),
+        ("str", {"v": "a;b=c@d:e"}, "/s/a;b=c@d:e", None),
+        ("str", {"v": "..."}, "/s/...", None),
+        ("str", {"v": ".a"}, "/s/.a", None),
+        ("str", {"v": "a/"}, "/s/a%2F", None),
+        ("str_slash", {"v": "x"}, "/s/x/", None),
+        ("int", {"v": 0}, "/i/0", None),
+        ("int", {"v": 42}, "/i/42", None),
+        ("float", {"v": 1.5}, "/f/1.5", None),
+        ("float", {"v": 2}, "/f/2.0", {"v": 2.0}),
+        ("float", {"v": 1e-05}, "/f/1e-05", None),
+        ("float", {"v": 1e16}, "/f/1e+16", None),
+        ("uuid", {"v": UID}, f"/u/{UID}", None),
+        ("path", {"v": "a"}, "/p/a", None),
+        ("path", {"v": "a/b c/d"}, "/p/a/b%20c/d", None),
+        ("path", {"v": "a/.b/c."}, "/p/a/.b/c.", None),
+        ("regex", {"v": "ab-12"}, "/r/ab-12", None),
+        ("mixed", {"name": "a", "ext": "txt"}, "/m/a.txt", None),
+        ("mixed", {"name": "a.b", "ext": "txt"}, "/m/a.b.txt", None),
+        ("mixed", {"name": ".", "ext": "."}, "/m/...", None),
+        ("mixed_int", {"n": 3}, "/n/v3.json", None),
+        ("hex", {"v": 255}, "/h/ff", None),
+        ("unicode", {"v": "x"}, "/caf%C3%A9/x", None),
+        ("two", {"a": 1, "b": "z"}, "/two/1/z", None),
+    ],
+)
+def test_url_for(name: str, params: dict[str, Any], expected: str, back: Any) -> None:
+    """url_for builds the path with each converter, and the path matches back."""
+    url = URLS.url_for(name, **params)
+    assert url == expected
+    assert matched(URLS, url) == (name, params if back is None else back)
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "message"),
+    [
+        ("nope", {}, "no route named 'nope'; known names: float, hex, int, mixed"),
+        ("two", {"a": 1}, r"route 'two' \(/two/\{a:int\}/\{b\}\) needs parameter\(s\) b"),
+        ("two", {}, r"needs parameter\(s\) (a, b|b, a)$"),
+        ("int", {"v": 1, "w": 2}, r"route 'int' \(/i/\{v:int\}\) has no parameter\(s\) w"),
+        ("root", {"x": 1}, r"has no parameter\(s\) x"),
+        ("int", {"v": "1"}, "route 'int': v='1' is refused by IntConverter"),
+        ("int", {"v": -1}, "v=-1 is refused by IntConverter"),
+        ("int", {"v": 10**19}, "is refused by IntConverter"),
+        ("int", {"v": True}, "v=True is refused by IntConverter"),
+        ("float", {"v": float("nan")}, "v=nan is refused by FloatConverter"),
+        ("float", {"v": float("inf")}, "v=inf is refused by FloatConverter"),
+        ("float", {"v": 10**400}, "is refused by FloatConverter.*too large"),
+        ("uuid", {"v": str(UID)}, "is refused by UUIDConverter"),
+        ("regex", {"v": "AB-1"}, r"v='AB-1' is refused by RegexConverter\('\[a-z\]\+-\\\\d\+'\)"),
+        ("str", {"v": ""}, "v='' is refused by StrConverter"),
+        ("str", {"v": 5}, "v=5 is refused by StrConverter"),
+        ("str", {"v": "."}, "v='.' is or holds a dot segment"),
+        ("str", {"v": ".."}, "v='..' is or holds a dot segment"),
+        ("str", {"v": "a/.."}, "v='a/..' is or holds a dot segment"),
+        ("str", {"v": "../x"}, "v='../x' is or holds a dot segment"),
+        ("str", {"v": "a\nb"}, "v='a\\\\nb' gives an empty segment or one with control"),
+        ("str", {"v": "\x7f"}, "control characters"),
+        ("str", {"v": "\udcff"}, "v='\\\\udcff' has a lone surrogate"),
+        ("path", {"v": ""}, "v='' is refused by PathConverter"),
+        ("path", {"v": "a//b"}, "v='a//b' has an empty or dot segment"),
+        ("path", {"v": "a/"}, "v='a/' has an empty or dot segment"),
+        ("path", {"v": "/a"}, "v='/a' has an empty or dot segment"),
+        ("path", {"v": "a/../b"}, "v='a/../b' has an empty or dot segment"),
+        ("path", {"v": "."}, "v='.' has an empty or dot segment"),
+        ("mixed", {"name": "a", "ext": "b.c"}, "give the segment 'a.b.c', which would not"),
+        ("mixed", {"name": "", "ext": "c"}, "name='' is refused by StrConverter"),
+        ("mixed", {"name": "a/", "ext": "."}, "give the segment 'a/..', which would not"),
+        ("mixed_int", {"n": "3"}, "n='3' is refused by IntConverter"),
+        ("hex", {"v": "zz"}, "v='zz' is refused by Hex"),
+    ],
+)
+def test_url_for_errors(name: str, params: dict[str, Any], message: str) -> None:
+    """url_for raises URLBuildError naming the route and the offending parameter."""
+    with pytest.raises(URLBuildError, match=message):
+        URLS.url_for(name, **params)
+
+
+def test_url_for_unknown_name_on_empty_router() -> None:
+    """url_for on a router without routes says there are none."""
+    with pytest.raises(URLBuildError, match="no route named 'a'; known names: none"):
+        Router().url_for("a")
+
+
+# Handler checks.
+
+
+async def async_handler(ws: Any, path: RoutedPath) -> None:
+    pass
+
+
+async def async_hook(path: RoutedPath, headers: Any) -> None:
+    pass
+
+
+def sync_hook(path: RoutedPath, headers: Any) -> None:
+    pass
+
+
+def test_check_handlers_asynchronous() -> None:
+    """On an asyncio server, a plain function handler or handle() is refused by route."""
+    router = Router()
+    router.route("/ok", name="ok", hooks=[sync_hook, async_hook])(async_handler)
+    router.http("/h")(sync_hook)
+    router.check_handlers(asynchronous=True)
+    add(router, "/bad", "bad")
+    with pytest.raises(
+        TypeError, match=r"route 'bad' \(/bad\): the handler must be a coroutine function"
+    ):
+        router.check_handlers(asynchronous=True)
+
+
+def test_check_handlers_asynchronous_view() -> None:
+    """On an asyncio server, a class view with a plain handle() is refused by route."""
+    router = Router()
+
+    @router.route("/v")
+    class View:
+        def handle(self, ws: Any, path: RoutedPath) -> None:
+            pass
+
+    with pytest.raises(TypeError, match=r"route 'View' \(/v\): the handle\(\) must be a corou"):
+        router.check_handlers(asynchronous=True)
+
+
+@pytest.mark.parametrize(
+    ("declare", "what"),
+    [
+        (lambda r: r.route("/a", name="a")(async_handler), "handler"),
+        (lambda r: r.route("/a", name="a", hooks=[async_hook])(handler), "hook"),
+        (lambda r: (r.hook(async_hook), r.route("/a", name="a")(handler)), "hook"),
+        (lambda r: r.http("/a", name="a")(async_hook), "endpoint"),
+    ],
+)
+def test_check_handlers_synchronous(declare: Any, what: str) -> None:
+    """On a threaded server, coroutine handlers, hooks and endpoints are refused by route."""
+    router = Router()
+    declare(router)
+    with pytest.raises(TypeError, match=rf"route 'a' \(/a\): the {what} must be a plain function"):
+        router.check_handlers(asynchronous=False)
+
+
+def test_check_handlers_synchronous_view() -> None:
+    """On a threaded server, a view's async handle() or process_request() is refused."""
+    router = Router()
+
+    @router.route("/v")
+    class View:
+        async def process_request(self, path: RoutedPath, headers: Any) -> None:
+            pass
+
+        def handle(self, ws: Any, path: RoutedPath) -> None:
+            pass
+
+    with pytest.raises(TypeError, match=r"route 'View' \(/v\): the process_request\(\) must"):
+        router.check_handlers(asynchronous=False)
+
+
+def test_check_handlers_synchronous_ok() -> None:
+    """On a threaded server, plain functions everywhere pass the check."""
+    router = Router()
+    router.hook(sync_hook)
+    router.route("/a", name="a", hooks=[sync_hook])(handler)
+    router.http("/h")(sync_hook)
+    router.check_handlers(asynchronous=False)
+
+
+# Resolving handshakes.
+
+
+def test_resolve_match() -> None:
+    """resolve() returns the RoutedPath when a route matches."""
+    router = make(("/a/{n:int}", "a"))
+    path = router.resolve("/a/1?x")
+    assert isinstance(path, RoutedPath)
+    assert path == "/a/1?x"
+    assert path.params == {"n": 1}
+
+
+@pytest.mark.parametrize(
+    ("target", "status", "body"),
+    [
+        ("/nope", 404, b"Not Found\n"),
+        ("/a/", 404, b"Not Found\n"),
+        ("//a", 400, b"Bad Request: the request target must be a path starting with a single /\n"),
+        ("/a/%zz", 400, b"Bad Request: the path contains a malformed percent-escape\n"),
+        ("/a/..", 400, b"Bad Request: the path contains a dot segment\n"),
+    ],
+)
+def test_resolve_rejections(target: str, status: int, body: bytes) -> None:
+    """resolve() answers 404 for unknown paths and 400 for bad targets."""
+    router = make(("/a", "a"))
+    response = router.resolve(target)
+    assert isinstance(response, Response)
+    assert response.status_code == status
+    assert response.body == body
+    assert response.headers["Content-Length"] == str(len(body))
+
+
+REDIRECTS = make(("/a", "a"), ("/b/", "b"), ("/c/{n:int}", "c"), redirect_slashes=True)
+
+
+@pytest.mark.parametrize(
+    ("target", "location"),
+    [
+        ("/a/", "/a"),
+        ("/a/?x=1&y", "/a?x=1&y"),
+        ("/b", "/b/"),
+        ("/b?q=%2F", "/b/?q=%2F"),
+        ("/c/5/", "/c/5"),
+        ("/c/%35/", "/c/%35"),  # built from the target as sent
+        ("/", None),
+        ("/?x=1", None),
+        ("/a//", None),
+        ("/c/x/", None),
+        ("/z/", None),
+    ],
+)
+def test_redirect_slashes(target: str, location: str | None) -> None:
+    """With redirect_slashes, a path missing only by its trailing slash gets a 308."""
+    response = REDIRECTS.resolve(target)
+    assert isinstance(response, Response)
+    if location is None:
+        assert response.status_code == 404
+        assert "Location" not in response.headers
+    else:
+        assert response.status_code == 308
+        assert response.headers["Location"] == location
+
+
+def test_redirect_slashes_root() -> None:
+    """'/' is never redirected, and '/' itself still matches when routed."""
+    router = make(("/a", "a"), redirect_slashes=True)
+    response = router.resolve("/")
+    assert isinstance(response, Response)
+    assert response.status_code == 404
+    add(router, "/", "root")
+    assert isinstance(router.resolve("/"), RoutedPath)
+
+
+def test_redirect_slashes_off() -> None:
+    """Without redirect_slashes, or outside a handshake, no redirect is made."""
+    response = make(("/a", "a")).resolve("/a/")
+    assert isinstance(response, Response)
+    assert response.status_code == 404
+    response = REDIRECTS.resolve("/a/", handshake=False)
+    assert isinstance(response, Response)
+    assert response.status_code == 404
+
+
+def test_not_found_and_bad_request_overridable() -> None:
+    """Subclasses customize rejections by overriding not_found() and bad_request()."""
+
+    class MyRouter(Router):
+        def not_found(self, target: str) -> Response:
+            return Response(410, "Gone", Headers(), target.encode())
+
+        def bad_request(self, error: BadRequest) -> Response:
+            return Response(418, "Teapot", Headers(), str(error).encode())
+
+    router = MyRouter()
+    gone = router.resolve("/x")
+    assert isinstance(gone, Response)
+    assert (gone.status_code, gone.body) == (410, b"/x")
+    teapot = router.resolve("/%zz")
+    assert isinstance(teapot, Response)
+    assert (teapot.status_code, teapot.body) == (
+        418,
+        b"the path contains a malformed percent-escape",
+    )
