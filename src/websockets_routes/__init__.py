@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._path import QueryParams, RoutedPath
 from ._responses import HTTPResult
 from ._router import Hook, Route, Router
@@ -16,6 +18,9 @@ from .converters import (
 )
 from .exceptions import BadRequest, RouteError, URLBuildError
 
+if TYPE_CHECKING:
+    from .legacy import Protocol
+
 __version__ = "1.0.0.dev0"
 
 __all__ = [
@@ -26,6 +31,7 @@ __all__ = [
     "Hook",
     "IntConverter",
     "PathConverter",
+    "Protocol",
     "QueryParams",
     "RegexConverter",
     "Route",
@@ -37,3 +43,13 @@ __all__ = [
     "UUIDConverter",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # Protocol is for websockets' legacy API, which warns when imported: load it
+    # on first use only, so that users of the current API never see the warning.
+    if name == "Protocol":
+        from .legacy import Protocol
+
+        return Protocol
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

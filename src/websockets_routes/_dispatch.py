@@ -9,12 +9,14 @@ from __future__ import annotations
 import http
 import inspect
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, NegotiationError
 from websockets.frames import CloseCode
 from websockets.http11 import Response
+from websockets.typing import Subprotocol
 
 from ._path import RoutedPath
 from ._responses import close_code, text_response, to_response
@@ -24,10 +26,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "begin",
+    "choose_subprotocol",
     "handle",
     "handle_sync",
     "internal_error",
     "logger",
+    "routed_class",
     "run_handler",
     "run_handler_sync",
     "run_hooks",
@@ -35,6 +39,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("websockets_routes")
+
+T = TypeVar("T")
 
 
 def internal_error() -> Response:
@@ -108,6 +114,12 @@ def run_hooks_sync(path: RoutedPath, headers: Headers) -> Response | None:
     return _no_content() if route.kind == "http" else None
 
 
+async def _close(ws: Any, code: int, reason: str) -> None:
+    # trio connections close with aclose(); asyncio and legacy ones with close().
+    aclose = getattr(ws, "aclose", None)
+    await (ws.close(code, reason) if aclose is None else aclose(code, reason))
+
+
 async def run_handler(ws: Any, path: RoutedPath) -> None:
     """Run the handler; if it raises, log once with the route and close with 1011.
 
@@ -115,6 +127,9 @@ async def run_handler(ws: Any, path: RoutedPath) -> None:
     quietly.
     """
     route = path.route
+    # Broadcast finds open connections here: joined now, forgotten when the handler ends.
+    connections = route.chain[0].connections
+    key = connections.join(ws, path)
     try:
         if route.view_class is None:
             await route.endpoint(ws, path)
@@ -124,7 +139,9 @@ async def run_handler(ws: Any, path: RoutedPath) -> None:
         pass
     except Exception:
         logger.error("handler of route %r failed", route.name, exc_info=True)
-        await ws.close(CloseCode.INTERNAL_ERROR, "internal error")
+        await _close(ws, CloseCode.INTERNAL_ERROR, "internal error")
+    finally:
+        connections.leave(ws, path, key)
 
 
 def run_handler_sync(ws: Any, path: RoutedPath) -> None:
@@ -162,7 +179,7 @@ async def handle(router: Router, ws: Any, target: str, headers: Headers) -> None
             await run_handler(ws, result)
             return
         refusal = close_code(response), response.reason_phrase
-    await ws.close(*refusal)
+    await _close(ws, *refusal)
 
 
 def handle_sync(router: Router, ws: Any, target: str, headers: Headers) -> None:
@@ -177,3 +194,38 @@ def handle_sync(router: Router, ws: Any, target: str, headers: Headers) -> None:
             return
         refusal = close_code(response), response.reason_phrase
     ws.close(*refusal)
+
+
+def choose_subprotocol(route: Route, offered: Sequence[str]) -> Subprotocol:
+    """The first of ``route``'s subprotocols that the client offers.
+
+    Raises:
+        NegotiationError: If the client offers none of them; websockets answers
+            the handshake with HTTP 400.
+    """
+    assert route.subprotocols is not None
+    for subprotocol in route.subprotocols:
+        if subprotocol in offered:
+            return Subprotocol(subprotocol)
+    supported = ", ".join(route.subprotocols)
+    raise NegotiationError(f"no subprotocol in common; route {route.pattern} supports {supported}")
+
+
+_routed_classes: dict[tuple[type[Any], type[Any]], type[Any]] = {}
+
+
+def routed_class(base: type[Any], routed: type[T]) -> type[T]:
+    """A subclass of both the user's connection class ``base`` and ours, ``routed``.
+
+    Made once per pair, so that ``create_connection`` (or ``create_protocol``)
+    keeps working: the user's methods come first, ours supply the route.
+    """
+    if issubclass(base, routed):
+        return base
+    if issubclass(routed, base):
+        return routed
+    cls = _routed_classes.get((base, routed))
+    if cls is None:
+        cls = type(base.__name__, (base, routed), {"__module__": base.__module__})
+        _routed_classes[(base, routed)] = cls
+    return cast(type[T], cls)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import http
 import inspect
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
+from urllib.parse import quote
 
 from websockets.datastructures import Headers
 from websockets.http11 import Response
@@ -13,12 +15,15 @@ from websockets.http11 import Response
 from ._matcher import Node
 from ._path import RoutedPath, encode_segment, split_target
 from ._patterns import Mixed, Param, Rest, Segment, Static, parse_pattern
+from ._registry import Registry
 from ._responses import text_response
 from .converters import DEFAULT_CONVERTERS, Converter
 from .exceptions import BadRequest, RouteError, URLBuildError
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import Server
+
+    from .broadcast import BroadcastBackend, Broadcaster
 
 __all__ = ["Hook", "Route", "Router"]
 
@@ -27,6 +32,9 @@ __all__ = ["Hook", "Route", "Router"]
 #: It may be a plain function or a coroutine function.
 Hook: TypeAlias = Callable[[RoutedPath, Headers], Any]
 E = TypeVar("E", bound=Callable[..., Any])
+# Escaped in a redirect's Location: anything but visible ASCII, and backslashes,
+# which browsers read as "/" (a Location of /\evil.com would go to evil.com).
+_UNSAFE_IN_LOCATION = re.compile(r"[^\x21-\x5b\x5d-\x7e]")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -145,6 +153,9 @@ class Router:
         # Fully static routes by path: most lookups end in this one dict access.
         self._static: dict[str, Route] = {}
         self._parents: list[tuple[Router, tuple[Segment, ...], str, str | None]] = []
+        #: Open connections by route, parameters and group; see :meth:`broadcast`.
+        self.connections = Registry()
+        self._broadcaster: Broadcaster | None = None
 
     # Declaring routes.
 
@@ -253,7 +264,8 @@ class Router:
         Raises:
             RouteError: If the prefix is invalid, or a name or route shape clashes.
         """
-        if other is self or self in other._ancestors():
+        # A cycle is `other` already including this router; a diamond is fine.
+        if other is self or other in self._ancestors():
             raise RouteError("a router cannot include itself, even indirectly")
         if namespace is not None and (not namespace or ":" in namespace):
             raise RouteError(f"namespace {namespace!r} must be non-empty, without ':'")
@@ -300,9 +312,10 @@ class Router:
         if self.redirect_slashes and handshake:
             raw, mark, query = target.partition("?")
             other = raw[:-1] if raw.endswith("/") else raw + "/"
-            if other != "/" and self.match(other) is not None:
+            if raw != "/" and self.match(other) is not None:
                 response = text_response(http.HTTPStatus.PERMANENT_REDIRECT, "")
-                response.headers["Location"] = other + mark + query
+                location = _UNSAFE_IN_LOCATION.sub(lambda c: quote(c.group()), other + mark + query)
+                response.headers["Location"] = location
                 return response
         return self.not_found(target)
 
@@ -362,6 +375,27 @@ class Router:
 
         return serve(self, host, port, **kwargs)
 
+    def asyncapi(
+        self,
+        *,
+        title: str = "WebSocket API",
+        version: str = "1.0.0",
+        description: str | None = None,
+        servers: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Describe the routes and their messages as an AsyncAPI 3.0 document (a dict).
+
+        Each WebSocket route is a channel with its path parameters; the message
+        types of a :class:`~websockets_routes.messages.MessageRouter` are its
+        messages, with ``receive`` operations, their replies and ``send``
+        operations for declared pushes. Needs ``websockets-routes[messages]``.
+        """
+        from ._asyncapi import build_asyncapi
+
+        return build_asyncapi(
+            self, title=title, version=version, description=description, servers=servers
+        )
+
     async def handle(self, ws: Any, path: str | None = None) -> None:
         """Handle a connection with the router as a plain connection handler.
 
@@ -410,7 +444,7 @@ class Router:
                 if route.view_class is not None and _view_hook(route.view_class):
                     targets.append(("process_request()", route.view_class.process_request))  # type: ignore[attr-defined]
             for what, target in targets:
-                is_async = inspect.iscoroutinefunction(target)
+                is_async = _is_async(target)
                 if asynchronous and not is_async:
                     raise TypeError(
                         f"route {route.name!r} ({route.pattern}): the {what} must be "
@@ -421,6 +455,55 @@ class Router:
                         f"route {route.name!r} ({route.pattern}): the {what} must be "
                         f"a plain function (def, not async def) on a threaded server"
                     )
+
+    # Broadcasting.
+
+    @property
+    def broadcaster(self) -> Broadcaster:
+        """The :class:`~websockets_routes.broadcast.Broadcaster` behind :meth:`broadcast`.
+
+        In-process until :meth:`use_broadcast` configures another backend.
+        """
+        if self._broadcaster is None:
+            from .broadcast import Broadcaster
+
+            self._broadcaster = Broadcaster(self)
+        return self._broadcaster
+
+    def use_broadcast(self, backend: str | BroadcastBackend | None = None) -> Broadcaster:
+        """Choose the broadcast backend: ``"redis://host:6379/0"``, a backend, or None.
+
+        None (or ``"memory://"``) keeps delivery in this process. Call it before
+        serving; see :doc:`/broadcast`.
+        """
+        from .broadcast import Broadcaster
+
+        if self._broadcaster is not None:
+            self._broadcaster.check_replaceable()
+        self._broadcaster = Broadcaster(self, backend)
+        return self._broadcaster
+
+    async def broadcast(self, name: str, message: str | bytes, /, **params: Any) -> None:
+        """Send ``message`` to every connection on route ``name`` with ``params``.
+
+        ``await router.broadcast("room", "hi", room="lobby")`` reaches the
+        connections of ``/rooms/lobby`` in every process sharing the backend;
+        without ``params``, every connection on the route. See
+        :meth:`Broadcaster.broadcast <websockets_routes.broadcast.Broadcaster.broadcast>`.
+        """
+        await self.broadcaster.broadcast(name, message, **params)
+
+    async def broadcast_group(self, group: str, message: str | bytes) -> None:
+        """Send ``message`` to every connection that joined ``group``, in every process."""
+        await self.broadcaster.broadcast_group(group, message)
+
+    def join(self, ws: Any, group: str) -> None:
+        """Add connection ``ws`` to ``group``; it leaves when its handler ends."""
+        self.connections.join_group(ws, group)
+
+    def leave(self, ws: Any, group: str) -> None:
+        """Remove connection ``ws`` from ``group``."""
+        self.connections.leave_group(ws, group)
 
     # Internals.
 
@@ -450,8 +533,7 @@ class Router:
         prefix: str,
         namespace: str | None,
     ) -> None:
-        names = _param_names(prefix_segments)
-        clash = names & _param_names(route.segments)
+        clash = set(_param_names(prefix_segments)) & set(_param_names(route.segments))
         if clash:
             raise RouteError(
                 f"prefix {prefix!r} and route {route.pattern!r} both use the "
@@ -512,6 +594,14 @@ class Router:
         return found
 
 
+def _is_async(target: Any) -> bool:
+    # A callable object counts by its __call__, as a message router does.
+    return inspect.iscoroutinefunction(target) or (
+        not inspect.isroutine(target)
+        and inspect.iscoroutinefunction(getattr(target, "__call__", None))  # noqa: B004
+    )
+
+
 def _check_subprotocols(pattern: str, subprotocols: Iterable[str] | None) -> tuple[str, ...] | None:
     if subprotocols is None:
         return None
@@ -533,13 +623,14 @@ def _check_hooks(pattern: str, hooks: Iterable[Hook]) -> tuple[Hook, ...]:
     return checked
 
 
-def _param_names(segments: tuple[Segment, ...]) -> set[str]:
-    names: set[str] = set()
+def _param_names(segments: tuple[Segment, ...]) -> list[str]:
+    """Parameter names in the order the pattern declares them."""
+    names: list[str] = []
     for segment in segments:
         if isinstance(segment, Param | Rest):
-            names.add(segment.name)
+            names.append(segment.name)
         elif isinstance(segment, Mixed):
-            names.update(p.name for p in segment.params)
+            names.extend(p.name for p in segment.params)
     return names
 
 
@@ -557,17 +648,29 @@ def _build(route: Route, segment: Segment, params: Mapping[str, Any]) -> str:
         return "/".join(encode_segment(part) for part in parts)
     if isinstance(segment, Param):
         text = _to_url(route, segment.name, segment.converter, params)
-        if text in (".", ".."):
+        # "a/.." is sent as "a%2F.." and split_target refuses it as a dot segment.
+        if any(part in (".", "..") for part in text.split("/")):
             raise URLBuildError(
-                f"route {route.name!r}: {segment.name}={text!r} is a dot segment, "
-                f"which would never match"
+                f"route {route.name!r}: {segment.name}={text!r} is or holds a dot "
+                f"segment, which would never match"
             )
         return encode_segment(text)
-    text = "".join(
+    pieces = [
         part if isinstance(part, str) else _to_url(route, part.name, part.converter, params)
         for part in segment.parts
-    )
-    if segment.match(text) is None:
+    ]
+    text = "".join(pieces)
+    values = [
+        piece for piece, part in zip(pieces, segment.parts, strict=True) if isinstance(part, Param)
+    ]
+    found = segment.regex.fullmatch(text)
+    # Each value must come back in its own parameter: "{a}.{b}" with b="y.z" would not.
+    if (
+        found is None
+        or list(found.groups()) != values
+        or segment.match(text) is None
+        or any(part in (".", "..") for part in text.split("/"))
+    ):
         raise URLBuildError(
             f"route {route.name!r}: the values for {route.pattern!r} give the segment "
             f"{text!r}, which would not match it back"
@@ -582,6 +685,12 @@ def _to_url(route: Route, name: str, converter: Converter[Any], params: Mapping[
     except (TypeError, ValueError) as exc:
         raise URLBuildError(
             f"route {route.name!r}: {name}={value!r} is refused by {converter!r}: {exc}"
+        ) from None
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise URLBuildError(
+            f"route {route.name!r}: {name}={value!r} has a lone surrogate, which no URL can carry"
         ) from None
     if not text or any(ch < " " or ch == "\x7f" for ch in text):
         raise URLBuildError(
