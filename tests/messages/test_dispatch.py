@@ -1,0 +1,259 @@
+"""Dispatch by type, replies, id echo, msgpack, dataclass and pydantic payloads."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+from websockets.asyncio.client import connect as ws_connect
+
+from websockets_routes import RoutedPath, Router
+from websockets_routes.messages import MessageClient, MessageRouter, connect
+
+from .models import (
+    ChatAck,
+    ChatSend,
+    Join,
+    Joined,
+    Move,
+    Moved,
+    Notice,
+    Ping,
+    Pong,
+    Typing,
+    chat_router,
+    mixed_router,
+    served,
+)
+
+
+async def test_dispatch_by_type_and_reply():
+    """Each message goes to the handler of its type, whose return value is the reply."""
+    router, _ = chat_router()
+    async with served(router) as url, ws_connect(url + "/rooms/lobby") as ws:
+        await ws.send('{"type": "chat.send", "text": "hello"}')
+        assert json.loads(await ws.recv()) == {"type": "chat.ack", "room": "lobby", "length": 5}
+        await ws.send('{"type": "ping", "n": 41}')
+        assert json.loads(await ws.recv()) == {"type": "pong", "n": 42}
+
+
+async def test_reply_is_a_text_frame_for_a_text_frame():
+    """A JSON message in a text frame gets its reply as JSON in a text frame."""
+    router, _ = chat_router()
+    async with served(router) as url, ws_connect(url + "/rooms/lobby") as ws:
+        await ws.send('{"type": "chat.send", "text": "hi"}')
+        assert isinstance(await ws.recv(), str)
+
+
+async def test_handler_returning_none_sends_nothing_and_send_pushes():
+    """A handler that returns None sends no reply; messages.send pushes a typed message."""
+    router, _ = chat_router()
+    async with served(router) as url, ws_connect(url + "/rooms/lobby") as ws:
+        await ws.send('{"type": "typing", "active": false}')
+        await ws.send('{"type": "ping"}')
+        assert json.loads(await ws.recv()) == {"type": "notice", "text": "typing=False"}
+        assert json.loads(await ws.recv()) == {"type": "pong", "n": 1}
+
+
+async def test_id_is_echoed_on_the_reply():
+    """A string or int correlation id in the message is echoed on the reply."""
+    router, _ = chat_router()
+    async with served(router) as url, ws_connect(url + "/rooms/r") as ws:
+        await ws.send('{"type": "chat.send", "text": "a", "id": "abc"}')
+        assert json.loads(await ws.recv()) == {
+            "id": "abc",
+            "type": "chat.ack",
+            "room": "r",
+            "length": 1,
+        }
+        await ws.send('{"id": 7, "type": "ping"}')
+        assert json.loads(await ws.recv()) == {"id": 7, "type": "pong", "n": 1}
+
+
+async def test_msgpack_in_binary_frames():
+    """A MessagePack message in a binary frame gets a MessagePack reply, id included."""
+    router, _ = chat_router()
+    async with served(router) as url, ws_connect(url + "/rooms/bin") as ws:
+        await ws.send(msgspec.msgpack.encode({"type": "chat.send", "text": "hey", "id": 3}))
+        reply = await ws.recv()
+        assert isinstance(reply, bytes)
+        assert msgspec.msgpack.decode(reply) == {
+            "id": 3,
+            "type": "chat.ack",
+            "room": "bin",
+            "length": 3,
+        }
+        await ws.send(msgspec.msgpack.encode({"type": "ping", "n": 1}))
+        assert msgspec.msgpack.decode(await ws.recv()) == {"type": "pong", "n": 2}
+
+
+async def test_dataclass_and_pydantic_payloads():
+    """Dataclass and pydantic messages are validated and their replies encoded."""
+    router, _ = mixed_router()
+    async with served(router) as url, ws_connect(url + "/rooms/mix") as ws:
+        await ws.send('{"type": "move", "x": 1, "y": 2, "id": 1}')
+        assert json.loads(await ws.recv()) == {"id": 1, "x": 2, "y": 3, "type": "moved"}
+        await ws.send('{"type": "join", "name": "ann", "id": 2}')
+        assert json.loads(await ws.recv()) == {
+            "id": 2,
+            "type": "joined",
+            "name": "ann",
+            "room": "mix",
+        }
+        await ws.send('{"type": "chat.send", "text": "x"}')
+        assert json.loads(await ws.recv())["type"] == "chat.ack"
+
+
+async def test_dataclass_and_pydantic_payloads_in_msgpack():
+    """Dataclass and pydantic messages work in MessagePack binary frames too."""
+    router, _ = mixed_router()
+    async with served(router) as url, connect(url + "/rooms/mix", binary=True) as client:
+        assert await client.request(Move(1, 1), Moved) == Moved(2, 2)
+        assert await client.request(Join(name="bo"), Joined) == Joined(name="bo", room="mix")
+
+
+async def test_invalid_pydantic_payload_gets_bounded_detail():
+    """A pydantic validation failure is an invalid_payload error that doesn't echo the input."""
+    router, _ = mixed_router()
+    async with served(router) as url, connect(url + "/rooms/mix") as client:
+        await client.send_raw(json.dumps({"type": "join", "name": "x" * 5000, "id": 9}))
+        error = await client.receive_error()
+        assert (error.code, error.id) == ("invalid_payload", 9)
+        assert "xxxxxxxxxx" not in error.detail
+        assert "name" in error.detail
+
+
+async def test_untagged_struct_gets_the_tag_of_on():
+    """An untagged Struct declared with on("ping") decodes to an instance of that Struct."""
+    seen: list[Any] = []
+    messages = MessageRouter()
+
+    @messages.on("ping")
+    async def ping(ws: Any, msg: Ping, path: RoutedPath) -> Pong:
+        seen.append(msg)
+        return Pong(msg.n)
+
+    router = Router()
+    router.route("/p", name="p")(messages)
+    async with served(router) as url, connect(url + "/p") as client:
+        assert await client.request(Ping(5), Pong, tag="ping") == Pong(5)
+    assert isinstance(seen[0], Ping)
+    assert seen[0].n == 5
+
+
+async def test_on_with_a_type_needs_no_annotation():
+    """on(ChatSend) declares the type explicitly, so the handler may be unannotated."""
+    messages = MessageRouter()
+
+    @messages.on(ChatSend)
+    async def send(ws, msg, path):
+        return ChatAck(room="r", length=len(msg.text))
+
+    router = Router()
+    router.route("/c", name="c")(messages)
+    async with served(router) as url, connect(url + "/c") as client:
+        assert await client.request(ChatSend("abc"), ChatAck) == ChatAck(room="r", length=3)
+
+
+async def test_message_router_in_a_class_view():
+    """A class view runs the message router from its handle() after its own setup."""
+    messages = MessageRouter()
+
+    @messages.on
+    async def send(ws: Any, msg: ChatSend, path: RoutedPath) -> ChatAck:
+        return ChatAck(room=path.context["room"], length=len(msg.text))
+
+    router = Router()
+
+    @router.route("/rooms/{room}")
+    class Room:
+        chat = messages
+
+        async def handle(self, ws: Any, path: RoutedPath) -> None:
+            path.context["room"] = path.params["room"].upper()
+            await messages.send(ws, Notice("welcome"))
+            await self.chat(ws, path)
+
+    async with served(router) as url, connect(url + "/rooms/abc") as client:
+        assert await client.receive(Notice) == Notice("welcome")
+        assert await client.request(ChatSend("x"), ChatAck) == ChatAck(room="ABC", length=1)
+
+
+async def test_name_argument_names_the_route():
+    """MessageRouter(name=...) names the route, so route() needs no name=."""
+    messages = MessageRouter(name="chat")
+
+    @messages.on
+    async def send(ws: Any, msg: ChatSend, path: RoutedPath) -> ChatAck:
+        return ChatAck(room="", length=0)
+
+    router = Router()
+    router.route("/chat")(messages)
+    assert router.url_for("chat") == "/chat"
+
+
+async def test_typed_client_request_receive_and_pending():
+    """The test client matches replies by id and keeps earlier pushes for receive()."""
+    router, _ = chat_router()
+    async with served(router) as url, connect(url + "/rooms/t") as client:
+        await client.send(Typing(active=True))
+        assert await client.request(Ping(1), Pong, tag="ping") == Pong(2)
+        assert await client.receive(Notice) == Notice("typing=True")
+        await client.send(ChatSend("four"), id="x")
+        assert await client.receive() == {"id": "x", "type": "chat.ack", "room": "t", "length": 4}
+
+
+async def test_typed_client_over_an_existing_connection():
+    """MessageClient wraps a websockets client connection opened elsewhere."""
+    router, _ = chat_router()
+    async with served(router) as url, ws_connect(url + "/rooms/w") as ws:
+        client = MessageClient(ws, binary=True)
+        assert await client.request(ChatSend("ab"), ChatAck) == ChatAck(room="w", length=2)
+
+
+async def test_encode_gives_frames_for_broadcast():
+    """encode() gives a JSON str or MessagePack bytes to hand to websockets.broadcast."""
+    _, messages = chat_router()
+    assert json.loads(messages.encode(Notice("n"))) == {"type": "notice", "text": "n"}
+    assert msgspec.msgpack.decode(messages.encode(Notice("n"), binary=True)) == {
+        "type": "notice",
+        "text": "n",
+    }
+    assert messages.encode(Joined(name="a", room="b")) == (
+        '{"type":"joined","name":"a","room":"b"}'
+    )
+
+
+async def test_messages_are_handled_in_order():
+    """Messages of one connection are handled one at a time, in the order they arrive."""
+    router, _ = chat_router()
+    async with served(router) as url, connect(url + "/rooms/o") as client:
+        for n in range(20):
+            await client.send(Ping(n), id=n, tag="ping")
+        for n in range(20):
+            reply = await client.receive()
+            assert (reply["id"], reply["n"]) == (n, n + 1)
+
+
+async def test_tag_field_is_configurable():
+    """A message router with tag_field="kind" routes on that field."""
+
+    messages = MessageRouter(tag_field="kind")
+
+    @messages.on
+    async def hello(ws: Any, msg: Hello, path: RoutedPath) -> Hello:
+        return Hello(msg.who.upper())
+
+    router = Router()
+    router.route("/k", name="k")(messages)
+    async with served(router) as url, connect(url + "/k", tag_field="kind") as client:
+        assert await client.request(Hello("a"), Hello) == Hello("A")
+        await client.send_raw('{"type": "hello"}')
+        assert (await client.receive_error()).code == "missing_type"
+
+
+class Hello(msgspec.Struct, tag="hello", tag_field="kind"):
+    """A message tagged on "kind"."""
+
+    who: str
