@@ -7,7 +7,7 @@ PY := $(BIN)/python
 OLDEST_WEBSOCKETS := 14.0
 VENV_OLDEST := .venv-oldest
 
-.PHONY: demo test test-newest test-oldest check lint typecheck coverage bench clean
+.PHONY: demo test test-newest test-oldest check lint typecheck coverage bench fuzz stress clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,5 +50,16 @@ bench: $(VENV)/.installed
 	$(PY) -m pip install -q --group bench
 	$(PY) -m bench
 
+# Fuzz from raw request bytes to the router's decision (atheris), for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 300
+fuzz: $(VENV)/.installed
+	$(PY) -m pip install -q atheris
+	mkdir -p .fuzz-corpus
+	$(PY) fuzz/fuzz_handshake.py -max_total_time=$(FUZZ_SECONDS) .fuzz-corpus fuzz/seeds
+
+# 10,000 concurrent routed connections from a separate process, beside bare websockets.
+stress: $(VENV)/.installed
+	$(PY) tools/stress.py --connections 10000
+
 clean:
-	rm -rf $(VENV) $(VENV_OLDEST) .coverage .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(VENV_OLDEST) .coverage .mypy_cache .ruff_cache .pytest_cache .fuzz-corpus
