@@ -907,3 +907,26 @@ def test_not_found_and_bad_request_overridable() -> None:
         418,
         b"the path contains a malformed percent-escape",
     )
+
+
+def test_failed_include_changes_nothing() -> None:
+    """An include refused for a clash leaves both routers as they were."""
+    root = make(("/a", "a"))
+    other = make(("/b", "b"), ("/a", "a2"))
+    with pytest.raises(RouteError, match="can never be told apart"):
+        root.include(other)
+    assert [route.name for route in root.routes] == ["a"]
+    assert root.match("/b") is None
+    add(other, "/c", "c")
+    assert root.match("/c") is None
+
+
+def test_route_refused_by_an_includer_is_not_declared() -> None:
+    """A route whose name clashes in a router including it is refused everywhere."""
+    root = make(("/taken", "taken"))
+    child = Router()
+    root.include(child, prefix="/child")
+    with pytest.raises(RouteError, match="route name 'taken' is taken"):
+        add(child, "/free", "taken")
+    assert child.routes == []
+    assert root.match("/child/free") is None

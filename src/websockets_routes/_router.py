@@ -272,9 +272,17 @@ class Router:
         segments = parse_pattern(prefix, self.converters, prefix=True)
         if any(isinstance(s, Rest) for s in segments):
             raise RouteError(f"prefix {prefix!r} cannot end in a 'path' parameter")
+        # Plan every route this adds here and in the routers including this one,
+        # check the whole plan, then apply it: a clash changes nothing.
+        plan = [
+            step
+            for route in other.routes
+            for step in self._plan(self._mounted(route, segments, prefix, namespace))
+        ]
+        _check_plan(plan)
         other._parents.append((self, segments, prefix, namespace))
-        for route in other.routes:
-            self._mount(route, segments, prefix, namespace)
+        for router, route in plan:
+            router._insert(route)
 
     # Matching.
 
@@ -526,20 +534,21 @@ class Router:
         route = Route(pattern, name, kind, endpoint, segments, subprotocols, own_hooks, (self,))
         self._add(route)
 
-    def _mount(
+    def _mounted(
         self,
         route: Route,
         prefix_segments: tuple[Segment, ...],
         prefix: str,
         namespace: str | None,
-    ) -> None:
+    ) -> Route:
+        """The copy of an included ``route`` that this router matches."""
         clash = set(_param_names(prefix_segments)) & set(_param_names(route.segments))
         if clash:
             raise RouteError(
                 f"prefix {prefix!r} and route {route.pattern!r} both use the "
                 f"parameter name(s) {', '.join(sorted(clash))}"
             )
-        mounted = Route(
+        return Route(
             prefix + route.pattern,
             f"{namespace}:{route.name}" if namespace else route.name,
             route.kind,
@@ -549,25 +558,23 @@ class Router:
             route.own_hooks,
             (self, *route.chain),
         )
-        self._add(mounted)
+
+    def _plan(self, route: Route) -> list[tuple[Router, Route]]:
+        """Where adding ``route`` here puts a route: here, and in every includer."""
+        plan = [(self, route)]
+        for parent, segments, prefix, namespace in self._parents:
+            plan.extend(parent._plan(parent._mounted(route, segments, prefix, namespace)))
+        return plan
 
     def _add(self, route: Route) -> None:
-        previous = self._names.get(route.name)
-        if previous is not None:
-            raise RouteError(
-                f"route name {route.name!r} is taken by {previous.pattern!r}; "
-                f"pass name= to one of them ({route.pattern!r})"
-            )
-        shape = tuple(segment.key() for segment in route.segments)
-        previous = self._shapes.get(shape)
-        if previous is not None:
-            raise RouteError(
-                f"routes {previous.pattern!r} ({previous.name}) and {route.pattern!r} "
-                f"({route.name}) can never be told apart; change one pattern or give "
-                f"a parameter a different converter"
-            )
+        plan = self._plan(route)
+        _check_plan(plan)
+        for router, planned in plan:
+            router._insert(planned)
+
+    def _insert(self, route: Route) -> None:
         self._names[route.name] = route
-        self._shapes[shape] = route
+        self._shapes[_shape(route)] = route
         self.routes.append(route)
         self._root.insert(route.segments, route)
         if all(isinstance(s, Static) for s in route.segments):
@@ -577,8 +584,6 @@ class Router:
             # Only paths that pass split_target's fast path unchanged go here.
             if "/." not in key and "%" not in key and key.isprintable():
                 self._static[key] = route
-        for parent, segments, prefix, namespace in self._parents:
-            parent._mount(route, segments, prefix, namespace)
 
     def _refresh_hooks(self) -> None:
         for route in self.routes:
@@ -592,6 +597,33 @@ class Router:
             found.add(parent)
             found |= parent._ancestors()
         return found
+
+
+def _shape(route: Route) -> tuple[Any, ...]:
+    return tuple(segment.key() for segment in route.segments)
+
+
+def _check_plan(plan: list[tuple[Router, Route]]) -> None:
+    """Refuse a plan that would give a router two routes with one name or shape."""
+    names: dict[tuple[Router, str], Route] = {}
+    shapes: dict[tuple[Router, tuple[Any, ...]], Route] = {}
+    for router, route in plan:
+        shape = _shape(route)
+        previous = router._names.get(route.name) or names.get((router, route.name))
+        if previous is not None:
+            raise RouteError(
+                f"route name {route.name!r} is taken by {previous.pattern!r}; "
+                f"pass name= to one of them ({route.pattern!r})"
+            )
+        previous = router._shapes.get(shape) or shapes.get((router, shape))
+        if previous is not None:
+            raise RouteError(
+                f"routes {previous.pattern!r} ({previous.name}) and {route.pattern!r} "
+                f"({route.name}) can never be told apart; change one pattern or give "
+                f"a parameter a different converter"
+            )
+        names[router, route.name] = route
+        shapes[router, shape] = route
 
 
 def _is_async(target: Any) -> bool:
