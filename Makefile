@@ -7,7 +7,7 @@ PY := $(BIN)/python
 OLDEST_WEBSOCKETS := 14.0
 VENV_OLDEST := .venv-oldest
 
-.PHONY: demo test test-newest test-oldest check lint typecheck coverage bench fuzz stress clean
+.PHONY: demo test test-newest test-oldest check lint typecheck coverage bench docs fuzz stress clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ $(VENV_OLDEST)/.installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(PY) examples/demo.py
+	$(PY) -m examples.chat
 
 test: test-newest test-oldest
 
@@ -43,6 +43,7 @@ lint: $(VENV)/.installed
 
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy --strict src
+	$(BIN)/mypy --strict tests/typing
 
 coverage: $(VENV)/.installed
 	$(BIN)/coverage erase
@@ -52,6 +53,12 @@ coverage: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) -m pip install -q --group bench
 	$(PY) -m bench
+
+# The documentation site; warnings are errors.
+docs: $(VENV)/.installed
+	$(PY) -m pip install -q --group docs
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+	@echo "open docs/_build/html/index.html"
 
 # Fuzz from raw request bytes to the router's decision (atheris), for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 300
@@ -65,4 +72,4 @@ stress: $(VENV)/.installed
 	$(PY) tools/stress.py --connections 10000
 
 clean:
-	rm -rf $(VENV) $(VENV_OLDEST) .coverage .mypy_cache .ruff_cache .pytest_cache .fuzz-corpus
+	rm -rf $(VENV) $(VENV_OLDEST) .coverage .mypy_cache .ruff_cache .pytest_cache .fuzz-corpus docs/_build

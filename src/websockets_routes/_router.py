@@ -482,7 +482,7 @@ class Router:
         """Choose the broadcast backend: ``"redis://host:6379/0"``, a backend, or None.
 
         None (or ``"memory://"``) keeps delivery in this process. Call it before
-        serving; see :doc:`/broadcast`.
+        serving; see :doc:`/howto/broadcast`.
         """
         from .broadcast import Broadcaster
 

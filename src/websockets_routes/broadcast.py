@@ -12,7 +12,8 @@ message to the other processes, which deliver it to their own connections::
         async for message in ws:
             await router.broadcast("room", message, room=path.params["room"])
 
-See ``docs/broadcast.md`` for delivery semantics and scaling out.
+See ``docs/howto/broadcast.md`` for how to use it and ``docs/topics/scaling.md``
+for delivery semantics and scaling out.
 """
 
 from __future__ import annotations

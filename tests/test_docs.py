@@ -1,0 +1,161 @@
+"""The documentation: every Python example runs as written, and the site builds cleanly."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import importlib.util
+import inspect
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+
+# A ```python block, optionally preceded by <!-- not-run: reason --> on the line before.
+BLOCK = re.compile(
+    r"^(?:<!--\s*not-run:\s*(?P<reason>.*?)\s*-->\n)?```python\n(?P<code>.*?)^```",
+    re.MULTILINE | re.DOTALL,
+)
+
+# Pages whose examples a test of their own runs, with more checks than running them:
+# tests/test_testing.py runs docs/testing.md's blocks and calls the tests they define.
+DEDICATED = {"docs/testing.md"}
+
+# Pages that import websockets' legacy API, on purpose, which warns when first imported.
+LEGACY = {"docs/adapters/legacy.md", "docs/migration.md"}
+
+# Pages that need a package outside the test group, with where to get it.
+REQUIRES = {"docs/migration.md": ("werkzeug", "the docs (or bench) dependency group")}
+
+
+def pages() -> list[Path]:
+    found = [ROOT / "README.md"]
+    found += sorted(p for p in DOCS.rglob("*.md") if "_build" not in p.relative_to(DOCS).parts)
+    return found
+
+
+def page_id(page: Path) -> str:
+    return page.relative_to(ROOT).as_posix()
+
+
+def blocks(page: Path) -> list[tuple[int, str | None, str]]:
+    """``(line, not-run reason or None, code)`` for each ```python block of ``page``."""
+    text = page.read_text(encoding="utf-8")
+    return [
+        (text.count("\n", 0, found.start("code")), found.group("reason"), found.group("code"))
+        for found in BLOCK.finditer(text)
+    ]
+
+
+def run_page(page: Path) -> int:
+    """Run the page's blocks in order in one fresh namespace; return how many ran.
+
+    Blocks with top-level ``await`` run in ``asyncio.run``, each in its own event loop,
+    so they must close what they start; the others run as a script would, outside any
+    event loop. ``__name__`` isn't ``"__main__"``: blocks that end with
+    ``if __name__ == "__main__": asyncio.run(main())`` define everything, serve nothing.
+    """
+    namespace: dict[str, Any] = {"__name__": "docs_example"}
+    ran = 0
+    for line, reason, code in blocks(page):
+        if reason is not None:
+            continue
+        # Pad with newlines so that tracebacks point at the line in the page.
+        source = "\n" * line + code
+        compiled = compile(
+            source, page_id(page), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True
+        )
+        if compiled.co_flags & inspect.CO_COROUTINE:
+
+            async def run_block(compiled: Any = compiled) -> None:
+                await eval(compiled, namespace)
+
+            asyncio.run(run_block())
+        else:
+            exec(compiled, namespace)
+        ran += 1
+    return ran
+
+
+def params() -> list[Any]:
+    found = []
+    for page in pages():
+        if not blocks(page):
+            continue
+        name = page_id(page)
+        marks: list[Any] = []
+        if name in DEDICATED:
+            marks.append(pytest.mark.skip(reason="its own test runs it: tests/test_testing.py"))
+        if name in LEGACY:
+            marks.append(pytest.mark.filterwarnings("ignore:websockets.legacy:DeprecationWarning"))
+        found.append(pytest.param(page, id=name, marks=marks))
+    return found
+
+
+@pytest.mark.parametrize("page", params())
+def test_examples_run(page: Path) -> None:
+    """Every ```python block of the page runs, in order, without an error."""
+    requirement = REQUIRES.get(page_id(page))
+    if requirement is not None:
+        module, where = requirement
+        pytest.importorskip(module, reason=f"{module} is not installed; it is in {where}")
+    assert run_page(page) >= 1
+
+
+def test_not_run_blocks_are_rare() -> None:
+    """Few examples opt out of running, and each says why."""
+    skipped = [
+        (page_id(page), line, reason)
+        for page in pages()
+        for line, reason, _ in blocks(page)
+        if reason is not None
+    ]
+    assert all(reason for _, _, reason in skipped)
+    total = sum(len(blocks(page)) for page in pages())
+    assert len(skipped) * 5 <= total, skipped
+
+
+def test_every_page_is_in_a_toctree() -> None:
+    """Each page is linked from an index, so that the built site reaches it."""
+    indexes = [DOCS / "index.md", *DOCS.glob("*/index.md")]
+    listed = set()
+    for index in indexes:
+        base = index.parent
+        for entry in re.findall(r"^(\.\./)?([\w/-]+)$", index.read_text(), re.MULTILINE):
+            target = (base / (entry[0] + entry[1] + ".md")).resolve()
+            listed.add(target)
+    for page in DOCS.rglob("*.md"):
+        if "_build" in page.relative_to(DOCS).parts or page == DOCS / "index.md":
+            continue
+        assert page.resolve() in listed, f"{page_id(page)} is in no toctree"
+
+
+SPHINX_MISSING = [
+    name for name in ("sphinx", "myst_parser") if importlib.util.find_spec(name) is None
+]
+
+
+@pytest.mark.skipif(
+    bool(SPHINX_MISSING),
+    reason="Sphinx and myst-parser are in the docs dependency group: "
+    "pip install --group docs (make docs installs it)",
+)
+def test_docs_build_without_warnings(tmp_path: Path) -> None:
+    """The site builds with Sphinx, warnings as errors, offline."""
+    command = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html"]
+    command += ["-d", str(tmp_path / "doctrees"), str(DOCS), str(tmp_path / "html")]
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "html" / "index.html").exists()
