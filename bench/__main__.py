@@ -1,0 +1,67 @@
+"""``python -m bench``: run the benchmark sections and print their tables."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from ._report import load, machine
+
+SECTIONS = ("match", "handshake", "echo", "memory")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line and run the chosen sections in order."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark websockets-routes against baselines measured in the same run.",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny counts and one round: checks that the benchmarks run, measures nothing",
+    )
+    parser.add_argument(
+        "--section",
+        action="append",
+        choices=SECTIONS,
+        help="run only this section (repeat for several); default: all",
+    )
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=2_000,
+        help="idle connections in the memory section (default: 2000)",
+    )
+    args = parser.parse_args(argv)
+    chosen = [s for s in SECTIONS if s in (args.section or SECTIONS)]
+
+    print(
+        "## websockets-routes benchmarks" + (" (--quick: not measurements)" if args.quick else "")
+    )
+    print()
+    print(machine())
+    print()
+    start = time.monotonic()
+    for section in chosen:
+        if section == "match":
+            from . import match
+
+            match.run(quick=args.quick)
+        elif section == "handshake":
+            from . import handshake
+
+            handshake.run(quick=args.quick)
+        elif section == "echo":
+            from . import echo
+
+            echo.run(quick=args.quick)
+        else:
+            from . import memory
+
+            memory.run(quick=args.quick, connections=args.connections)
+    print(f"Done in {time.monotonic() - start:.0f} s; {load()}.")
+
+
+if __name__ == "__main__":
+    main()

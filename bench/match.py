@@ -1,0 +1,195 @@
+"""Section 1: the cost of one lookup, by router and by number of routes."""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+from ._report import Table, per_lookup, ratio
+from ._routes import lookups, noop, patterns
+
+__all__ = ["ROUTERS", "measure", "run"]
+
+Lookup = Callable[[str], Any]
+
+
+def ours(count: int) -> Lookup:
+    """websockets-routes: ``Router.match``, which returns None on a miss."""
+    from websockets_routes import Router
+
+    router = Router()
+    for name, pattern in patterns(count, "braces"):
+        router.route(pattern, name=name)(noop)
+    return router.match
+
+
+def werkzeug(count: int) -> Lookup:
+    """werkzeug, the way ``websockets.asyncio.router`` routes each request."""
+    from werkzeug.exceptions import NotFound
+    from werkzeug.routing import Map, Rule
+
+    url_map = Map([Rule(p, endpoint=n, websocket=True) for n, p in patterns(count, "angle")])
+    bind, urlparse = url_map.bind, urllib.parse.urlparse
+
+    def match(target: str) -> Any:
+        # Bound per request with the Host header, as websockets' router does.
+        adapter = bind(server_name="localhost:8765", url_scheme="ws")
+        parsed = urlparse(target)
+        try:
+            return adapter.match(path_info=parsed.path, query_args=parsed.query)
+        except NotFound:
+            return None
+
+    return match
+
+
+def routes(count: int) -> Lookup:
+    """Routes' ``Mapper.match``, which websockets-routes 0.2 used."""
+    from routes import Mapper
+
+    mapper = Mapper()
+    for name, pattern in patterns(count, "braces"):
+        mapper.connect(name, pattern)
+    return mapper.match
+
+
+def starlette(count: int) -> Lookup:
+    """Starlette's router: ``route.matches(scope)`` on each route in order."""
+    from starlette.routing import Match, WebSocketRoute
+
+    table = [WebSocketRoute(p, endpoint=noop, name=n) for n, p in patterns(count, "braces")]
+    full = Match.FULL
+
+    def match(path: str) -> Any:
+        # The ASGI server builds the scope; the router only reads it.
+        scope = {"type": "websocket", "path": path, "root_path": ""}
+        for route in table:
+            found, child_scope = route.matches(scope)
+            if found is full:
+                return child_scope
+        return None
+
+    return match
+
+
+#: Routers compared, websockets-routes first: it is the baseline of the ratios.
+ROUTERS: dict[str, Callable[[int], Lookup]] = {
+    "websockets-routes": ours,
+    "werkzeug (bind + match)": werkzeug,
+    "Routes (Mapper.match)": routes,
+    "Starlette (scan)": starlette,
+}
+
+
+def measure(
+    cases: dict[str, tuple[Lookup, list[str]]], repeats: int, budget: float
+) -> dict[str, list[float]]:
+    """Nanoseconds per lookup of each case, for each of ``repeats`` timed runs.
+
+    A case is a lookup function and the paths it looks up. Like :mod:`timeit`,
+    garbage collection is off while timing and each run loops over the paths as
+    many times as fits in ``budget`` seconds (at least once). Runs are interleaved
+    (A B C A B C ...) so that a burst of load elsewhere hits every case alike.
+    """
+    loops = {}
+    for name, (lookup, targets) in cases.items():
+        for _ in range(2):  # Warm up caches, and time one pass for the loop count.
+            start = time.perf_counter_ns()
+            for target in targets:
+                lookup(target)
+            one_pass = max(time.perf_counter_ns() - start, 1)
+        loops[name] = max(1, int(budget * 1e9 / one_pass))
+    results: dict[str, list[float]] = {name: [] for name in cases}
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            for name, (lookup, targets) in cases.items():
+                start = time.perf_counter_ns()
+                for _ in range(loops[name]):
+                    for target in targets:
+                        lookup(target)
+                elapsed = time.perf_counter_ns() - start
+                results[name].append(elapsed / (loops[name] * len(targets)))
+    finally:
+        if enabled:
+            gc.enable()
+    return results
+
+
+def _check(name: str, lookup: Lookup) -> None:
+    # Every router must find hits and miss misses, or the comparison means nothing.
+    for target in lookups(10, "hit") + lookups(10, "last"):
+        if lookup(target) is None:
+            raise RuntimeError(f"{name} found no route for {target}")
+    for target in lookups(10, "miss"):
+        if lookup(target) is not None:
+            raise RuntimeError(f"{name} found a route for {target}")
+
+
+def run(*, quick: bool) -> None:
+    """Print the match tables."""
+    sizes = (10, 100) if quick else (10, 100, 1_000, 10_000)
+    repeats, budget = (3, 0.002) if quick else (7, 0.1)
+    mix = Table(
+        "1. Match cost per lookup (mix of hits, last route and misses)",
+        ["routes", "router", "per lookup: median (min-max)", "vs websockets-routes"],
+        [
+            f"Median (min-max) of {repeats} timed runs over 60 paths (a third hits on "
+            "random routes with random values, a third the last route, a third misses), "
+            "routers interleaved, garbage collection off, each run about "
+            f"{budget * 1000:g} ms. Ratio: this router's median / websockets-routes' median.",
+        ],
+    )
+    ours_by_kind: dict[int, dict[str, list[float]]] = {}
+    ours_mix: dict[int, float] = {}
+    for count in sizes:
+        cases = {}
+        for name, factory in ROUTERS.items():
+            lookup = factory(count)
+            _check(name, lookup)
+            cases[name] = (lookup, lookups(count, "mix"))
+        for kind in ("hit", "last", "miss"):
+            cases[kind] = (cases["websockets-routes"][0], lookups(count, kind))
+        results = measure(cases, repeats, budget)
+        baseline = ours_mix[count] = statistics.median(results["websockets-routes"])
+        for name in ROUTERS:
+            median = statistics.median(results[name])
+            mix.add(f"{count:,}", name, per_lookup(results[name]), ratio(median / baseline, 1))
+        ours_by_kind[count] = {kind: results[kind] for kind in ("hit", "last", "miss")}
+        del cases, results
+        gc.collect()
+    mix.print()
+
+    detail = Table(
+        "1b. websockets-routes: hits, last route and misses",
+        [
+            "routes",
+            "hit (random route)",
+            "last route",
+            "miss",
+            "miss / hit",
+            f"vs {sizes[0]:,} routes",
+        ],
+        [
+            f"Medians (min-max) of {repeats} runs over 60 paths of each kind. "
+            f"'vs {sizes[0]:,} routes': the median of the mix (table 1) at this size "
+            f"/ the same at {sizes[0]:,} routes.",
+        ],
+    )
+    for count in sizes:
+        kinds = ours_by_kind[count]
+        hit, miss = statistics.median(kinds["hit"]), statistics.median(kinds["miss"])
+        detail.add(
+            f"{count:,}",
+            per_lookup(kinds["hit"]),
+            per_lookup(kinds["last"]),
+            per_lookup(kinds["miss"]),
+            ratio(miss / hit),
+            ratio(ours_mix[count] / ours_mix[sizes[0]]),
+        )
+    detail.print()

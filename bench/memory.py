@@ -1,0 +1,89 @@
+"""Section 4: server memory per idle connection, routed and bare."""
+
+from __future__ import annotations
+
+import statistics
+
+from ._network import ROUTES, servers
+from ._report import Table, spread
+from ._routes import HANDSHAKE_PATH
+from ._workers import KINDS
+
+__all__ = ["run"]
+
+
+def idle_connections(
+    kind: str, connections: int, concurrency: int, seconds: float, traced: bool
+) -> float:
+    """KiB per idle connection in a fresh server: of RSS, or of Python allocations.
+
+    A fresh server each time, since memory a previous run freed would be reused.
+    With ``traced``, :mod:`tracemalloc` counts the bytes Python allocated instead.
+    """
+    with servers([kind], "idle") as (client, ports):
+        server, port = ports[kind]
+        # Warm up, so that lazy imports and first-use caches come before.
+        ok, failed, _ = client.call("handshake", port, HANDSHAKE_PATH, 50, 5, seconds)
+        if failed or not ok:
+            raise RuntimeError(f"{kind}: warm-up failed ({ok} handshakes, {failed} failed)")
+        server.call("snapshot", 0, 2.0)
+        if traced:
+            server.call("trace")
+        measure = "traced" if traced else "rss"
+        before = server.call(measure)
+        client.conn.send(("hold", port, HANDSHAKE_PATH, connections, concurrency, seconds))
+        _, held, failed = client.recv(seconds + 30)
+        try:
+            _, _, active = server.call("snapshot", held, 10.0)
+            after = server.call(measure)
+        finally:
+            client.conn.send(("release",))
+            client.recv(60)
+    if failed or held != connections or active != connections:
+        raise RuntimeError(f"{kind}: {held} connections held, {failed} failed, {active} active")
+    return (after - before) / connections / (1024 if traced else 1)
+
+
+def run(*, quick: bool, connections: int = 2_000) -> None:
+    """Print the memory table."""
+    if quick:
+        connections = 50
+    rounds, concurrency, seconds = (1, 10, 10.0) if quick else (5, 32, 60.0)
+    kinds = ["bare", "routed"]
+    rss: dict[str, list[float]] = {kind: [] for kind in kinds}
+    for round in range(rounds):
+        for kind in kinds[round % 2 :] + kinds[: round % 2]:
+            rss[kind].append(idle_connections(kind, connections, concurrency, seconds, False))
+    traced = {
+        kind: idle_connections(kind, connections, concurrency, seconds, True) for kind in kinds
+    }
+
+    table = Table(
+        f"4. Memory: server RSS per idle connection ({connections:,} connections)",
+        [
+            "server",
+            "RSS per connection",
+            "extra vs bare",
+            "Python allocations per connection",
+            "extra vs bare",
+        ],
+        [
+            f"RSS: {rounds} interleaved rounds, a fresh server process each ({ROUTES} routes "
+            "when routed); (VmRSS with the connections open - VmRSS before) / connections, "
+            "after gc.collect(); medians (min-max). Python allocations: one more round each "
+            "under tracemalloc (bytes Python allocated and still holds / connections). The "
+            "client keeps the connections open in another process and offers no compression "
+            "extension.",
+        ],
+    )
+    bare = statistics.median(rss["bare"])
+    for kind in kinds:
+        extra = kind != "bare"
+        table.add(
+            KINDS[kind],
+            spread(rss[kind], "KiB", 2),
+            f"{statistics.median(rss[kind]) - bare:+.2f} KiB" if extra else "",
+            f"{traced[kind]:.2f} KiB",
+            f"{traced[kind] - traced['bare']:+.2f} KiB" if extra else "",
+        )
+    table.print()
