@@ -1,8 +1,9 @@
-"""The example app runs as `make demo` runs it, and stops cleanly on Ctrl-C."""
+"""The chat example runs as `make demo` runs it, and stops cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import signal
@@ -15,14 +16,19 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+pytest.importorskip("msgspec", reason="the chat example needs msgspec")
+
 ROOT = Path(__file__).resolve().parent.parent
+#: Bound for the demo to start or stop, and for one message to arrive.
+TIMEOUT = 10.0
 
 
 @pytest.fixture
-def demo() -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """Start examples/demo.py on a free port and yield it with its ws:// base URL."""
+def demo() -> Iterator[tuple[subprocess.Popen[str], int, str]]:
+    """Start `python -m examples.chat` on a free port; yield it, its port and what it printed."""
     process = subprocess.Popen(
-        [sys.executable, "-u", str(ROOT / "examples" / "demo.py"), "0"],
+        [sys.executable, "-u", "-m", "examples.chat", "--port", "0"],
+        cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -31,40 +37,60 @@ def demo() -> Iterator[tuple[subprocess.Popen[str], str]]:
     try:
         assert process.stdout is not None
         first = process.stdout.readline()
-        found = re.search(r"ws://127\.0\.0\.1:\d+", first)
+        found = re.search(r"http://127\.0\.0\.1:(\d+)", first)
         assert found, f"unexpected first line: {first!r}"
-        yield process, found.group()
+        # The hints come in one write, ending with the line about --broadcast.
+        banner = [first]
+        while "--broadcast" not in banner[-1] and len(banner) < 20:
+            banner.append(process.stdout.readline())
+        yield process, int(found.group(1)), "".join(banner)
     finally:
         if process.poll() is None:
             process.kill()
-        process.wait(timeout=10)
+        process.wait(timeout=TIMEOUT)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
-def test_demo_serves_every_route_and_stops_on_sigint(
-    demo: tuple[subprocess.Popen[str], str],
+def test_demo_serves_the_chat_and_stops_on_sigint(
+    demo: tuple[subprocess.Popen[str], int, str],
 ) -> None:
-    """The demo answers its four routes as documented, then exits 0 on SIGINT."""
-    process, base = demo
-    with connect(f"{base}/rooms/lobby") as alice, connect(f"{base}/rooms/lobby") as bob:
-        alice.send("hello")
-        assert bob.recv(timeout=5) == "lobby: hello"
-    with connect(f"{base}/things/42") as ws:
-        assert ws.recv(timeout=5) == "thing #42, next is /things/43"
-    with connect(f"{base}/secret/open") as ws:
-        assert ws.recv(timeout=5) == "the door is open"
-    with pytest.raises(InvalidStatus) as caught, connect(f"{base}/secret/wrong"):
+    """The demo prints how to reach the chat app, serves it so, then exits 0 on SIGINT."""
+    process, port, banner = demo
+    assert f"http://127.0.0.1:{port}/?room=lobby&name=alice" in banner
+    assert f"python -m websockets 'ws://127.0.0.1:{port}/rooms/lobby?name=carol'" in banner
+    assert f"curl http://127.0.0.1:{port}/healthz" in banner
+
+    base = f"ws://127.0.0.1:{port}"
+    with (
+        connect(f"{base}/rooms/lobby?name=alice", open_timeout=TIMEOUT) as alice,
+        connect(f"{base}/rooms/lobby?name=bob", open_timeout=TIMEOUT) as bob,
+    ):
+        for ws in (alice, bob):
+            assert json.loads(ws.recv(timeout=TIMEOUT))["type"] == "welcome"
+        alice.send('{"type": "chat.send", "text": "hello"}')
+        assert json.loads(bob.recv(timeout=TIMEOUT)) == {
+            "type": "chat.message",
+            "room": "lobby",
+            "name": "alice",
+            "text": "hello",
+        }
+    with connect(f"{base}/users/42", open_timeout=TIMEOUT) as ws:
+        assert json.loads(ws.recv(timeout=TIMEOUT))["next"] == "/users/43"
+    with pytest.raises(InvalidStatus) as caught, connect(f"{base}/rooms/lobby"):
         pass
     assert caught.value.response.status_code == 403
 
-    host, port = base.removeprefix("ws://").split(":")
-    client = http.client.HTTPConnection(host, int(port), timeout=5)
-    client.request("GET", "/healthz")
-    response = client.getresponse()
-    assert (response.status, response.read()) == (200, b"ok\n")
-    client.close()
+    client = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+    try:
+        client.request("GET", "/healthz")
+        response = client.getresponse()
+        assert (response.status, response.read()) == (200, b"ok\n")
+    finally:
+        client.close()
 
     process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=10)
+    output, _ = process.communicate(timeout=TIMEOUT)
     assert process.returncode == 0
     assert "stopped" in output
     assert "Traceback" not in output

@@ -1,9 +1,11 @@
-"""The ``websockets-routes`` command: serve a router, with workers, or print its routes.
+"""The ``websockets-routes`` command: serve a router, print its routes or its AsyncAPI.
 
 ::
 
     websockets-routes serve myapp:router --port 8765 --workers 4
+    websockets-routes serve myapp:router --workers 4 --broadcast redis://127.0.0.1:6379/0
     websockets-routes routes myapp:router
+    websockets-routes asyncapi myapp:router --format yaml --output asyncapi.yaml
 
 ``python -m websockets_routes`` is the same command.
 """
@@ -14,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import importlib
+import json
 import logging
 import multiprocessing
 import os
@@ -32,6 +35,7 @@ from .asyncio import RoutedConnection
 
 __all__ = [
     "AccessLogConnection",
+    "BadOption",
     "BadReference",
     "ServeOptions",
     "build_parser",
@@ -54,6 +58,10 @@ class BadReference(Exception):
     """A ``module:attribute`` reference that doesn't lead to a Router."""
 
 
+class BadOption(Exception):
+    """An option value that can't work, found before serving (``--broadcast``, say)."""
+
+
 @dataclass(frozen=True)
 class ServeOptions:
     """What ``serve`` was asked to do; workers get a copy, so it must stay picklable."""
@@ -63,6 +71,8 @@ class ServeOptions:
     port: int = 8765
     workers: int = 1
     log_level: str = "info"
+    #: The broadcast backend's URL (``redis://host:6379/0``); None for in-process.
+    broadcast: str | None = None
 
 
 class _Fatal(Exception):
@@ -237,6 +247,8 @@ def _example_path(router: Router) -> str:
 def _announce(options: ServeOptions, router: Router, host: str, port: int) -> None:
     url = _format_url(host, port)
     processes = f"{options.workers} workers" if options.workers > 1 else "1 process"
+    if options.broadcast is not None:
+        processes += f", broadcast through {_redact(options.broadcast)}"
     print(
         f"websockets-routes: serving {options.reference} on {url} ({processes}, Ctrl-C to stop); "
         f"connect with: python -m websockets {url}{_example_path(router)}",
@@ -252,12 +264,18 @@ async def serve_until_stopped(
     on_ready: Callable[[int], None],
     reuse_port: bool = False,
     stop: asyncio.Future[None] | None = None,
+    broadcast: str | None = None,
 ) -> None:
     """Serve ``router`` with the access log until SIGINT, SIGTERM or ``stop``.
 
     ``on_ready`` receives the bound port. Shutting down closes open connections
     with 1001 (going away) and waits for their handlers, as websockets'
     ``Server.close()`` does.
+
+    With ``broadcast``, a backend URL such as ``redis://host:6379/0``, the router
+    uses that backend (:meth:`Router.use_broadcast`): it is started before
+    ``on_ready`` (it keeps retrying in the background if it isn't reachable yet)
+    and closed after the last connection.
     """
     loop = asyncio.get_running_loop()
     if stop is None:
@@ -273,17 +291,28 @@ async def serve_until_stopped(
     for signum in signals:
         loop.add_signal_handler(signum, request_stop)
     try:
+        if broadcast is not None:
+            router.use_broadcast(broadcast)
+            # Ready means hearing the other processes: no message is lost to a
+            # client that connects right after the announcement.
+            await router.broadcaster.start()
         extra: dict[str, Any] = {"reuse_port": True} if reuse_port else {}
         try:
-            server = await router.serve(host, port, create_connection=AccessLogConnection, **extra)
-        except OSError as exc:
-            raise _Fatal(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-        try:
-            on_ready(server.sockets[0].getsockname()[1])
-            await stopping
+            try:
+                server = await router.serve(
+                    host, port, create_connection=AccessLogConnection, **extra
+                )
+            except OSError as exc:
+                raise _Fatal(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+            try:
+                on_ready(server.sockets[0].getsockname()[1])
+                await stopping
+            finally:
+                server.close()
+                await server.wait_closed()
         finally:
-            server.close()
-            await server.wait_closed()
+            if broadcast is not None:
+                await router.broadcaster.aclose()
     finally:
         for signum in signals:
             # asyncio resets to the default; put back what was there before.
@@ -295,7 +324,11 @@ def _serve_one(options: ServeOptions, router: Router) -> int:
     def on_ready(bound: int) -> None:
         _announce(options, router, options.host, bound)
 
-    asyncio.run(serve_until_stopped(router, options.host, options.port, on_ready=on_ready))
+    asyncio.run(
+        serve_until_stopped(
+            router, options.host, options.port, on_ready=on_ready, broadcast=options.broadcast
+        )
+    )
     return 0
 
 
@@ -319,7 +352,8 @@ def _worker(options: ServeOptions, host: str, port: int, channel: Connection) ->
     signal.signal(signal.SIGTERM, _exit_quietly)
     try:
         _configure_logging(options.log_level)
-        asyncio.run(_run_worker(load_router(options.reference), host, port, channel))
+        router = load_router(options.reference)
+        asyncio.run(_run_worker(router, host, port, channel, options.broadcast))
     except KeyboardInterrupt:
         pass
 
@@ -328,7 +362,9 @@ def _exit_quietly(signum: int, frame: Any) -> None:
     raise SystemExit(0)
 
 
-async def _run_worker(router: Router, host: str, port: int, channel: Connection) -> None:
+async def _run_worker(
+    router: Router, host: str, port: int, channel: Connection, broadcast: str | None
+) -> None:
     loop = asyncio.get_running_loop()
     stop: asyncio.Future[None] = loop.create_future()
 
@@ -349,7 +385,9 @@ async def _run_worker(router: Router, host: str, port: int, channel: Connection)
     def on_ready(bound: int) -> None:
         channel.send(os.getpid())
 
-    await serve_until_stopped(router, host, port, on_ready=on_ready, reuse_port=True, stop=stop)
+    await serve_until_stopped(
+        router, host, port, on_ready=on_ready, reuse_port=True, stop=stop, broadcast=broadcast
+    )
 
 
 def _reserve_port(host: str, port: int) -> socket.socket:
@@ -513,7 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each command is a subparser with its own options."""
     parser = argparse.ArgumentParser(
         prog="websockets-routes",
-        description="Serve a websockets-routes Router, or print its routes.",
+        description="Serve a websockets-routes Router, or print its routes or its AsyncAPI.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -535,6 +573,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--log-level", choices=LOG_LEVELS, default="info", help="logging level (info)"
     )
+    serve.add_argument(
+        "--broadcast",
+        metavar="URL",
+        help="broadcast backend of every worker: redis://host:6379/0 (in-process)",
+    )
     serve.set_defaults(run=_command_serve)
 
     routes = commands.add_parser(
@@ -544,6 +587,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     routes.add_argument("reference", metavar="module:router", help="where the Router is")
     routes.set_defaults(run=_command_routes)
+
+    asyncapi = commands.add_parser(
+        "asyncapi",
+        help="write the AsyncAPI 3.0 document",
+        description="Write the AsyncAPI 3.0 document of a router as JSON or YAML.",
+    )
+    asyncapi.add_argument("reference", metavar="module:router", help="where the Router is")
+    asyncapi.add_argument(
+        "--format",
+        choices=("json", "yaml"),
+        help="output format (from the --output suffix: .yaml or .yml for YAML; else json)",
+    )
+    asyncapi.add_argument("--output", metavar="FILE", help="write to FILE (stdout)")
+    asyncapi.add_argument("--title", default="WebSocket API", help="info.title (WebSocket API)")
+    asyncapi.add_argument(
+        "--api-version", default="1.0.0", metavar="VERSION", help="info.version (1.0.0)"
+    )
+    asyncapi.set_defaults(run=_command_asyncapi)
     return parser
 
 
@@ -563,7 +624,10 @@ def _command_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level=args.log_level,
+        broadcast=args.broadcast,
     )
+    if options.broadcast is not None:
+        _check_broadcast(options.broadcast)
     _configure_logging(options.log_level)
     router = load_router(options.reference)
     try:
@@ -575,8 +639,70 @@ def _command_serve(args: argparse.Namespace) -> int:
     return _serve_one(options, router)
 
 
+def _check_broadcast(url: str) -> None:
+    # Workers would only find out at their first connection: check the URL here.
+    from .broadcast import backend_from_url
+
+    try:
+        backend_from_url(url)
+    except ValueError as exc:
+        raise BadOption(f"--broadcast: {exc}") from None
+    except ImportError as exc:
+        raise _Fatal(f"--broadcast: {exc}") from None
+    if url.partition("://")[0].lower() in ("redis", "rediss", "unix"):
+        # redis-py parses URLs only when it connects; its parser is untyped.
+        parse_url: Any = importlib.import_module("redis.connection").parse_url
+        try:
+            parse_url(url)
+        except ValueError as exc:
+            raise BadOption(f"--broadcast: invalid Redis URL {_redact(url)!r}: {exc}") from None
+
+
+def _redact(url: str) -> str:
+    """``url`` with its password replaced by ``***``, fit for logs; never raises."""
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    userinfo, at, address = netloc.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    user = userinfo.partition(":")[0]
+    return f"{scheme}{sep}{user}:***@{address}{slash}{path}"
+
+
 def _command_routes(args: argparse.Namespace) -> int:
     print(route_table(load_router(args.reference)))
+    return 0
+
+
+def _command_asyncapi(args: argparse.Namespace) -> int:
+    output: str | None = args.output
+    fmt: str | None = args.format
+    if fmt is None:
+        fmt = "yaml" if output is not None and output.endswith((".yaml", ".yml")) else "json"
+    # Look for PyYAML first: a missing one is the error to report, not a late one.
+    yaml: Any = None
+    if fmt == "yaml":
+        try:
+            yaml = importlib.import_module("yaml")  # untyped without types-PyYAML
+        except ImportError:
+            raise _Fatal("--format yaml needs PyYAML: pip install pyyaml") from None
+    router = load_router(args.reference)
+    try:
+        document = router.asyncapi(title=args.title, version=args.api_version)
+    except ImportError as exc:  # msgspec is missing; the message names the extra.
+        raise _Fatal(str(exc)) from None
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if yaml is not None:
+        # Through JSON, so that schemas shared in the dict aren't YAML anchors.
+        text = yaml.safe_dump(json.loads(text), sort_keys=False, allow_unicode=True)
+    if output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        with open(output, "w", encoding="utf-8") as file:
+            file.write(text)
+    except OSError as exc:
+        raise _Fatal(f"cannot write {output}: {exc.strerror or exc}") from None
     return 0
 
 
@@ -587,7 +713,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)
-    except BadReference as exc:
+    except (BadReference, BadOption) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
     except _Fatal as exc:

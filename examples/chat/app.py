@@ -1,0 +1,188 @@
+"""The chat app: one router with rooms, a typed-id route, a health check and a page.
+
+Routes:
+    /                   the HTML page (``/?room=lobby&name=alice``), which opens a WebSocket
+    /rooms/{room}       a chat room, spoken in typed JSON messages (``chat.send``, ``typing``)
+    /users/{id:int}     a typed id: the handler receives an int
+    /healthz            a plain HTTP health check
+
+Room connections must say who they are with ``?name=...``: a handshake hook on the
+``rooms`` router answers 403 otherwise. Browsers can't set headers on a WebSocket
+handshake, so the query string (or a cookie) is where credentials go; a real app would
+check a token there the same way.
+
+Messages to a room go through ``router.broadcast(...)``: in this process by default,
+through Redis across workers with ``--broadcast redis://...`` on the CLI.
+"""
+
+from __future__ import annotations
+
+import http
+import os
+import re
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+from websockets.asyncio.server import ServerConnection
+from websockets.datastructures import Headers
+
+from websockets_routes import HTTPResult, RoutedPath, Router
+from websockets_routes.messages import MessageRouter
+
+__all__ = [
+    "ChatAck",
+    "ChatMessage",
+    "ChatQuery",
+    "ChatSend",
+    "Room",
+    "Typing",
+    "UserTyping",
+    "Welcome",
+    "chat",
+    "rooms",
+    "router",
+]
+
+#: Names people chat under: 1 to 24 letters, digits, ".", "_" or "-".
+NAME_PATTERN = r"^[A-Za-z0-9._-]{1,24}$"
+_NAME = re.compile(NAME_PATTERN)
+MAX_TEXT = 500
+PAGE = (Path(__file__).parent / "static" / "index.html").read_bytes()
+
+
+# Messages. Clients send chat.send and typing; the server answers chat.send with
+# chat.ack and pushes welcome, chat.message and user.typing.
+
+
+class ChatQuery(msgspec.Struct):
+    """The query string of a room's handshake."""
+
+    name: Annotated[str, msgspec.Meta(pattern=NAME_PATTERN, description="Who is chatting.")]
+
+
+class ChatSend(msgspec.Struct, tag="chat.send"):
+    """Post a message to the room."""
+
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TEXT)]
+
+
+class ChatAck(msgspec.Struct, tag="chat.ack"):
+    """The message was sent to everyone in the room."""
+
+    room: str
+    length: int
+
+
+class Typing(msgspec.Struct, tag="typing"):
+    """Tell the room that you are typing."""
+
+
+class Welcome(msgspec.Struct, tag="welcome"):
+    """Sent once the connection is in the room; ``worker`` is the serving process."""
+
+    room: str
+    name: str
+    worker: int
+
+
+class ChatMessage(msgspec.Struct, tag="chat.message"):
+    """Someone posted in the room (you included)."""
+
+    room: str
+    name: str
+    text: str
+
+
+class UserTyping(msgspec.Struct, tag="user.typing"):
+    """Someone in the room is typing."""
+
+    name: str
+
+
+# Routes.
+
+router = Router()
+#: The rooms live in a router of their own, so that its hook guards them only.
+rooms = Router()
+chat = MessageRouter(
+    pushes=[Welcome, ChatMessage, UserTyping],
+    query=ChatQuery,
+    description="A chat room: everyone connected to the same room gets its messages.",
+)
+
+
+@rooms.hook
+def authenticate(path: RoutedPath, headers: Headers) -> HTTPResult | None:
+    """Let in connections that give a valid ``name``; answer 403 otherwise."""
+    name = path.query.get("name")
+    if name is None or _NAME.fullmatch(name) is None:
+        return (
+            http.HTTPStatus.FORBIDDEN,
+            [],
+            "say who you are with ?name=... (1-24 letters, digits, '.', '_' or '-')\n",
+        )
+    path.context["name"] = name
+    return None
+
+
+@rooms.route("/rooms/{room}", name="room")
+class Room:
+    """A connection to a chat room: a welcome, then the typed message loop."""
+
+    messages = chat  # Where router.asyncapi() finds the message types.
+
+    async def handle(self, ws: ServerConnection, path: RoutedPath) -> None:
+        # Once started, the broadcast backend hears the other workers: say
+        # welcome only then, so that a client that got it misses nothing.
+        await router.broadcaster.start()
+        welcome = Welcome(room=path.params["room"], name=path.context["name"], worker=os.getpid())
+        await chat.send(ws, welcome)
+        await chat(ws, path)
+
+
+@chat.on
+async def send(ws: ServerConnection, msg: ChatSend, path: RoutedPath) -> ChatAck:
+    """Broadcast the message to the room, the sender included, and acknowledge it."""
+    room: str = path.params["room"]
+    posted = ChatMessage(room=room, name=path.context["name"], text=msg.text)
+    await router.broadcast("room", chat.encode(posted), room=room)
+    return ChatAck(room=room, length=len(msg.text))
+
+
+@chat.on
+async def typing_notice(ws: ServerConnection, msg: Typing, path: RoutedPath) -> None:
+    """Tell the room who is typing; no reply."""
+    notice = UserTyping(name=path.context["name"])
+    await router.broadcast("room", chat.encode(notice), room=path.params["room"])
+
+
+router.include(rooms)
+
+
+@router.route("/users/{id:int}")
+async def user(ws: ServerConnection, path: RoutedPath) -> None:
+    """Describe user ``id``, which the route's converter made an int, then close."""
+    user_id: int = path.params["id"]
+    profile = {"type": "user", "id": user_id, "next": router.url_for("user", id=user_id + 1)}
+    await ws.send(msgspec.json.encode(profile).decode())
+
+
+@router.http("/healthz")
+def healthz(path: RoutedPath, headers: Headers) -> HTTPResult:
+    """Answer plain HTTP health checks."""
+    return "ok\n"
+
+
+@router.http("/")
+def page(path: RoutedPath, headers: Headers) -> HTTPResult:
+    """The chat page; it reads ``room`` and ``name`` from its own URL."""
+    return (
+        http.HTTPStatus.OK,
+        [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Cache-Control", "no-cache"),
+            ("X-Content-Type-Options", "nosniff"),
+        ],
+        PAGE,
+    )

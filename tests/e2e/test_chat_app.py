@@ -1,0 +1,142 @@
+"""The chat example's routes, hook and typed messages, through a real server and clients."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+pytest.importorskip("msgspec", reason="the chat example needs msgspec")
+
+from examples.chat.app import router
+from websockets.sync.client import ClientConnection
+
+from websockets_routes.testing import SyncClient, serve_for_test_sync
+
+#: Bound for one message to arrive.
+TIMEOUT = 5.0
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[SyncClient]:
+    """The chat app served in a thread on 127.0.0.1, port 0."""
+    with serve_for_test_sync(router) as client:
+        yield client
+
+
+def receive(ws: ClientConnection) -> dict[str, Any]:
+    """The next message, decoded from JSON."""
+    message = json.loads(ws.recv(timeout=TIMEOUT))
+    assert isinstance(message, dict)
+    return message
+
+
+@contextlib.contextmanager
+def join(client: SyncClient, room: str, name: str) -> Iterator[ClientConnection]:
+    """Connect to ``room`` as ``name``; yield the connection once welcomed, then close it."""
+    with client.connect(f"/rooms/{room}?name={name}", open_timeout=TIMEOUT) as ws:
+        welcome = receive(ws)
+        assert welcome["type"] == "welcome"
+        assert (welcome["room"], welcome["name"]) == (room, name)
+        assert isinstance(welcome["worker"], int)
+        yield ws
+
+
+def get(client: SyncClient, path: str) -> tuple[int, dict[str, str], bytes]:
+    """GET ``path`` over plain HTTP: status, headers and body."""
+    connection = http.client.HTTPConnection("127.0.0.1", client.port, timeout=TIMEOUT)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("query", ["", "?name=", "?name=a%20b", "?name=" + "x" * 25, "?nom=alice"])
+def test_rooms_refuse_handshakes_without_a_valid_name(client: SyncClient, query: str) -> None:
+    """The rooms router's hook answers 403 when ``name`` is missing or malformed."""
+    response = client.expect_rejection("/rooms/lobby" + query, status=403)
+    assert b"?name=" in response.body
+
+
+def test_a_message_reaches_its_room_only_and_is_acknowledged(client: SyncClient) -> None:
+    """chat.send is broadcast to the room, sender included, and acked with the id echoed."""
+    with (
+        join(client, "kitchen", "alice") as alice,
+        join(client, "kitchen", "bob") as bob,
+        join(client, "cellar", "carol") as carol,
+    ):
+        alice.send(json.dumps({"type": "chat.send", "text": "dinner!", "id": 7}))
+        posted = {"type": "chat.message", "room": "kitchen", "name": "alice", "text": "dinner!"}
+        assert receive(bob) == posted
+        assert receive(alice) == posted
+        assert receive(alice) == {"type": "chat.ack", "room": "kitchen", "length": 7, "id": 7}
+        # Carol's own message comes first: alice's was never sent to the cellar.
+        carol.send(json.dumps({"type": "chat.send", "text": "hello?"}))
+        assert receive(carol)["text"] == "hello?"
+
+
+def test_typing_is_pushed_to_the_room(client: SyncClient) -> None:
+    """A typing message gets no reply and pushes user.typing to the room."""
+    with join(client, "den", "alice") as alice, join(client, "den", "bob") as bob:
+        alice.send(json.dumps({"type": "typing"}))
+        assert receive(bob) == {"type": "user.typing", "name": "alice"}
+        assert receive(alice) == {"type": "user.typing", "name": "alice"}
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ({"type": "chat.send", "text": ""}, "invalid_payload"),
+        ({"type": "chat.send", "text": "x" * 501}, "invalid_payload"),
+        ({"type": "dance"}, "unknown_type"),
+    ],
+)
+def test_bad_messages_get_an_error_frame_and_the_connection_goes_on(
+    client: SyncClient, frame: dict[str, Any], code: str
+) -> None:
+    """Invalid or unknown messages get an error frame with a stable code; chat goes on."""
+    with join(client, "hall", "alice") as alice:
+        alice.send(json.dumps({**frame, "id": "x1"}))
+        error = receive(alice)
+        assert (error["type"], error["code"], error["id"]) == ("error", code, "x1")
+        alice.send(json.dumps({"type": "chat.send", "text": "still here"}))
+        assert receive(alice)["type"] == "chat.message"
+
+
+def test_user_ids_are_typed(client: SyncClient) -> None:
+    """/users/{id:int} gets an int and builds the next URL; a non-int id gets 404."""
+    with client.connect("/users/42", open_timeout=TIMEOUT) as ws:
+        assert receive(ws) == {"type": "user", "id": 42, "next": "/users/43"}
+    client.expect_rejection("/users/alice", status=404)
+
+
+def test_health_check_and_page_answer_plain_http(client: SyncClient) -> None:
+    """/healthz answers ok and / the HTML page, over plain HTTP."""
+    assert get(client, "/healthz")[::2] == (200, b"ok\n")
+    status, headers, body = get(client, "/?room=lobby&name=alice")
+    assert status == 200
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
+    assert b'<ul id="messages">' in body
+
+
+def test_the_asyncapi_document_describes_the_rooms() -> None:
+    """The app's AsyncAPI document has the room channel, its messages and the name query."""
+    document = router.asyncapi(title="Chat", version="1.0.0")
+    room = document["channels"]["room"]
+    assert room["address"] == "/rooms/{room}"
+    assert set(room["messages"]) == {
+        "error",
+        "chat.send",
+        "chat.ack",
+        "typing",
+        "welcome",
+        "chat.message",
+        "user.typing",
+    }
+    assert room["bindings"]["ws"]["query"]["required"] == ["name"]
