@@ -10,6 +10,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The baselines come from the bench dependency group (make test installs it with dev).
+for baseline in ("werkzeug", "routes", "starlette"):
+    pytest.importorskip(baseline, reason=f"{baseline} is in the bench dependency group")
+pytest.importorskip(
+    "websockets.asyncio.router", reason="the handshake baseline needs websockets >= 15.0"
+)
+
 HEADERS = {
     "match": ["### 1. Match cost per lookup", "### 1b. websockets-routes: hits"],
     "handshake": ["### 2. Handshakes"],

@@ -31,7 +31,10 @@ DEDICATED = {"docs/testing.md"}
 LEGACY = {"docs/adapters/legacy.md", "docs/migration.md"}
 
 # Pages that need a package outside the test group, with where to get it.
-REQUIRES = {"docs/migration.md": ("werkzeug", "the docs (or bench) dependency group")}
+REQUIRES = {
+    "docs/migration.md": ("werkzeug", "the docs (or bench) dependency group"),
+    "docs/adapters/trio.md": ("websockets.trio", "websockets >= 17.0 (websockets-routes[trio])"),
+}
 
 
 def pages() -> list[Path]:

@@ -9,13 +9,15 @@ from __future__ import annotations
 import http
 import inspect
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed, NegotiationError
+from websockets.exceptions import ConnectionClosed, InvalidHeader, NegotiationError
 from websockets.frames import CloseCode
-from websockets.http11 import Response
+from websockets.headers import parse_subprotocol
+from websockets.http11 import Request, Response
+from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
 from ._path import RoutedPath
@@ -27,15 +29,19 @@ if TYPE_CHECKING:
 __all__ = [
     "begin",
     "choose_subprotocol",
+    "connection_handler",
+    "connection_handler_sync",
     "handle",
     "handle_sync",
     "internal_error",
     "logger",
+    "route_handshake",
     "routed_class",
     "run_handler",
     "run_handler_sync",
     "run_hooks",
     "run_hooks_sync",
+    "serve_arguments",
 ]
 
 logger = logging.getLogger("websockets_routes")
@@ -229,3 +235,138 @@ def routed_class(base: type[Any], routed: type[T]) -> type[T]:
         cls = type(base.__name__, (base, routed), {"__module__": base.__module__})
         _routed_classes[(base, routed)] = cls
     return cast(type[T], cls)
+
+
+# What the asyncio, sync and trio adapters pass to websockets' serve(). Their
+# connections carry the RoutedPath of the handshake as `routed_path`.
+
+
+def _offered(headers: Headers) -> list[str] | None:
+    try:
+        return [
+            p
+            for value in headers.get_all("Sec-WebSocket-Protocol")
+            for p in parse_subprotocol(value)
+        ]
+    except InvalidHeader:
+        return None  # malformed: websockets answers it with its own 400
+
+
+def route_handshake(router: Router, target: str, headers: Headers) -> RoutedPath | Response:
+    """:func:`begin`, and HTTP 400 when a route's subprotocols aren't offered.
+
+    Refusing here, before websockets negotiates, gives the same response and no
+    error log on every websockets version.
+    """
+    result = begin(router, target)
+    if isinstance(result, RoutedPath) and result.route.subprotocols is not None:
+        offered = _offered(headers)
+        if offered is not None and not any(p in offered for p in result.route.subprotocols):
+            supported = ", ".join(result.route.subprotocols)
+            return text_response(
+                http.HTTPStatus.BAD_REQUEST,
+                f"Failed to open a WebSocket connection: no subprotocol in common; "
+                f"{result.route.pattern} supports {supported}.\n",
+            )
+    return result
+
+
+def serve_arguments(
+    router: Router,
+    kwargs: dict[str, Any],
+    routed: type[Any],
+    default: type[Any],
+    *,
+    asynchronous: bool,
+) -> dict[str, Any]:
+    """The keyword arguments for websockets' ``serve()``, the user's chained in.
+
+    The user's ``process_request`` runs first and routing runs if it lets the
+    request through; the user's ``create_connection`` is combined with
+    ``routed``; a ``select_subprotocol`` of ours is installed only where a route
+    declares subprotocols, so other servers keep websockets' own negotiation.
+    """
+    user_process_request = kwargs.pop("process_request", None)
+    user_select_subprotocol = kwargs.pop("select_subprotocol", None)
+    connection_class = routed_class(kwargs.pop("create_connection", None) or default, routed)
+
+    def route_request(connection: Any, request: Request) -> Any:
+        result = route_handshake(router, request.path, request.headers)
+        if isinstance(result, Response):
+            return result
+        connection.routed_path = result
+        # Without hooks the handshake is routed without creating a coroutine.
+        if result.route.has_hooks:
+            return (
+                run_hooks(result, request.headers)
+                if asynchronous
+                else run_hooks_sync(result, request.headers)
+            )
+        return None
+
+    async def route_after(response: Any, connection: Any, request: Request) -> Response | None:
+        response = await response
+        if response is not None:
+            return cast(Response, response)
+        routed = route_request(connection, request)
+        return cast(Response | None, await routed if inspect.isawaitable(routed) else routed)
+
+    def process_request(connection: Any, request: Request) -> Any:
+        assert user_process_request is not None
+        response = user_process_request(connection, request)
+        if inspect.isawaitable(response):
+            return route_after(response, connection, request)
+        if response is not None:
+            return response
+        return route_request(connection, request)
+
+    def select_subprotocol(connection: Any, offered: Sequence[Subprotocol]) -> Subprotocol | None:
+        path = connection.routed_path
+        if path is not None and path.route.subprotocols is not None:
+            return choose_subprotocol(path.route, offered)
+        if user_select_subprotocol is not None:
+            return cast(Subprotocol | None, user_select_subprotocol(connection, offered))
+        return ServerProtocol.select_subprotocol(connection.protocol, offered)
+
+    arguments = {
+        **kwargs,
+        "process_request": route_request if user_process_request is None else process_request,
+        "create_connection": connection_class,
+    }
+    if any(route.subprotocols is not None for route in router.routes):
+        arguments["select_subprotocol"] = select_subprotocol
+    elif user_select_subprotocol is not None:
+        arguments["select_subprotocol"] = user_select_subprotocol
+    return arguments
+
+
+def connection_handler(router: Router) -> Callable[[Any], Awaitable[None]]:
+    """The handler for websockets' asyncio or trio ``serve()``.
+
+    A plain function returning the handler's coroutine: no coroutine of ours
+    stays alive beside the user's for the life of the connection.
+    """
+
+    def handler(connection: Any) -> Awaitable[None]:
+        path = connection.routed_path
+        if path is None:
+            # The user's process_request completed the handshake by itself.
+            request = connection.request
+            return handle(router, connection, request.path, request.headers)
+        return run_handler(connection, path)
+
+    return handler
+
+
+def connection_handler_sync(router: Router) -> Callable[[Any], None]:
+    """Like :func:`connection_handler`, for websockets' threaded ``serve()``."""
+
+    def handler(connection: Any) -> None:
+        path = connection.routed_path
+        if path is None:
+            request = connection.request
+            handle_sync(router, connection, request.path, request.headers)
+        else:
+            run_handler_sync(connection, path)
+
+    return handler

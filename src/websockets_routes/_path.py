@@ -121,18 +121,13 @@ class RoutedPath(str):
     """
 
     params: dict[str, Any]
-    context: dict[str, Any]
     route: Route
     view: Any
 
-    @classmethod
-    def make(cls, target: str, route: Route, params: dict[str, Any]) -> RoutedPath:
-        """Build a routed path; :meth:`Router.match` calls this."""
-        path = cls(target)
-        path.route = route
-        path.params = params
-        path.context = {}
-        return path
+    @cached_property
+    def context(self) -> dict[str, Any]:
+        """A dict for handshake hooks to hand values on to the handler, made on first use."""
+        return {}
 
     @cached_property
     def query(self) -> QueryParams:

@@ -295,15 +295,29 @@ class Router:
             BadRequest: If the target breaks the path decoding rules.
         """
         query = target.find("?")
-        route = self._static.get(target if query < 0 else target[:query])
-        if route is not None and "#" not in target:
-            return RoutedPath.make(target, route, {})
-        segments, _ = split_target(target)
-        found: list[tuple[str, Any]] = []
-        route = self._root.match(segments, 0, found)
-        if route is None:
-            return None
-        return RoutedPath.make(target, route, dict(found))
+        path = target if query < 0 else target[:query]
+        route = self._static.get(path)
+        params: dict[str, Any] = {}
+        if route is None or "#" in target:
+            # split_target's fast path, inlined: this runs once per handshake.
+            if (
+                "%" not in path
+                and "/." not in path
+                and "#" not in target
+                and path.isprintable()
+                and path[:1] == "/" != path[1:2]
+            ):
+                # The empty string before the leading "/" is skipped, not sliced off.
+                segments, start = path.split("/"), 1
+            else:
+                segments, start = split_target(target)[0], 0
+            route = self._root.match(segments, start, params)
+            if route is None:
+                return None
+        routed = RoutedPath(target)
+        routed.route = route
+        routed.params = params
+        return routed
 
     def resolve(self, target: str, *, handshake: bool = True) -> RoutedPath | Response:
         """Decide a handshake: the :class:`RoutedPath` to go on with, or a response.

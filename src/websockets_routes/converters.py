@@ -116,14 +116,13 @@ class IntConverter(Converter[int]):
         self.max_digits = max_digits
 
     def match(self, value: str) -> int:
-        if len(value) > self.max_digits or not (value.isascii() and value.isdigit()):
-            return NO_MATCH  # type: ignore[no-any-return]
-        number = int(value)
-        if (self.min is not None and number < self.min) or (
-            self.max is not None and number > self.max
-        ):
-            return NO_MATCH  # type: ignore[no-any-return]
-        return number
+        if value.isdigit() and value.isascii() and len(value) <= self.max_digits:
+            number = int(value)
+            if (self.min is None or number >= self.min) and (
+                self.max is None or number <= self.max
+            ):
+                return number
+        return NO_MATCH  # type: ignore[no-any-return]
 
     def to_python(self, value: str) -> int:
         number = self.match(value)

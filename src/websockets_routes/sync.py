@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from websockets.http11 import Request, Response
-from websockets.server import ServerProtocol
 from websockets.sync.server import Server, ServerConnection
 from websockets.sync.server import serve as websockets_serve
-from websockets.typing import Subprotocol
 
-from ._dispatch import (
-    begin,
-    choose_subprotocol,
-    handle_sync,
-    routed_class,
-    run_handler_sync,
-    run_hooks_sync,
-)
+from ._dispatch import connection_handler_sync, handle_sync, serve_arguments
 from ._path import RoutedPath
 
 if TYPE_CHECKING:
@@ -36,9 +26,6 @@ class RoutedConnection(ServerConnection):
 
     #: What routing found during the handshake; None until then.
     routed_path: RoutedPath | None = None
-
-
-ProcessRequest = Callable[[ServerConnection, Request], Response | None]
 
 
 def serve(
@@ -62,58 +49,10 @@ def serve(
         TypeError: If a handler, view method or hook is a coroutine function.
     """
     router.check_handlers(asynchronous=False)
-    user_process_request: ProcessRequest | None = kwargs.pop("process_request", None)
-    user_select_subprotocol = kwargs.pop("select_subprotocol", None)
-    connection_class = routed_class(
-        kwargs.pop("create_connection", None) or ServerConnection, RoutedConnection
+    arguments = serve_arguments(
+        router, kwargs, RoutedConnection, ServerConnection, asynchronous=False
     )
-
-    def route_request(connection: ServerConnection, request: Request) -> Response | None:
-        result = begin(router, request.path)
-        if isinstance(result, Response):
-            return result
-        cast(RoutedConnection, connection).routed_path = result
-        if result.route.has_hooks:
-            return run_hooks_sync(result, request.headers)
-        return None
-
-    def process_request(connection: ServerConnection, request: Request) -> Response | None:
-        # The user's process_request runs first; routing runs if it lets the
-        # request through.
-        assert user_process_request is not None
-        response = user_process_request(connection, request)
-        if response is not None:
-            return response
-        return route_request(connection, request)
-
-    def select_subprotocol(
-        connection: ServerConnection, offered: Sequence[Subprotocol]
-    ) -> Subprotocol | None:
-        path = cast(RoutedConnection, connection).routed_path
-        if path is not None and path.route.subprotocols is not None:
-            return choose_subprotocol(path.route, offered)
-        if user_select_subprotocol is not None:
-            return cast(Subprotocol | None, user_select_subprotocol(connection, offered))
-        return ServerProtocol.select_subprotocol(connection.protocol, offered)
-
-    def routed_handler(connection: ServerConnection) -> None:
-        path = cast(RoutedConnection, connection).routed_path
-        if path is None:
-            # The user's process_request completed the handshake by itself.
-            assert connection.request is not None
-            handle_sync(router, connection, connection.request.path, connection.request.headers)
-        else:
-            run_handler_sync(connection, path)
-
-    return websockets_serve(
-        routed_handler,
-        host,
-        port,
-        process_request=route_request if user_process_request is None else process_request,
-        select_subprotocol=select_subprotocol,
-        create_connection=connection_class,
-        **kwargs,
-    )
+    return websockets_serve(connection_handler_sync(router), host, port, **arguments)
 
 
 def handler(router: Router) -> Callable[[ServerConnection], None]:

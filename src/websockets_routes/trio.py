@@ -5,9 +5,7 @@ It needs trio and websockets >= 17.0: ``pip install 'websockets-routes[trio]'``.
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 try:
     from websockets.trio.server import ServerConnection
@@ -17,11 +15,8 @@ except ImportError as exc:  # trio, or websockets.trio (websockets < 17.0), is m
         f"websockets_routes.trio needs trio and websockets >= 17.0 ({exc}); "
         f"install them with: pip install 'websockets-routes[trio]'"
     ) from exc
-from websockets.http11 import Request, Response
-from websockets.server import ServerProtocol
-from websockets.typing import Subprotocol
 
-from ._dispatch import begin, choose_subprotocol, handle, routed_class, run_handler, run_hooks
+from ._dispatch import connection_handler, serve_arguments
 from ._path import RoutedPath
 
 if TYPE_CHECKING:
@@ -39,9 +34,6 @@ class RoutedConnection(ServerConnection):
 
     #: What routing found during the handshake; None until then.
     routed_path: RoutedPath | None = None
-
-
-ProcessRequest = Callable[[ServerConnection, Request], Awaitable[Response | None] | Response | None]
 
 
 async def serve(router: Router, port: int | None = None, **kwargs: Any) -> None:
@@ -63,62 +55,7 @@ async def serve(router: Router, port: int | None = None, **kwargs: Any) -> None:
         TypeError: If a handler or view ``handle`` is not a coroutine function.
     """
     router.check_handlers(asynchronous=True)
-    user_process_request: ProcessRequest | None = kwargs.pop("process_request", None)
-    user_select_subprotocol = kwargs.pop("select_subprotocol", None)
-    connection_class = routed_class(
-        kwargs.pop("create_connection", None) or ServerConnection, RoutedConnection
+    arguments = serve_arguments(
+        router, kwargs, RoutedConnection, ServerConnection, asynchronous=True
     )
-
-    def route_request(
-        connection: ServerConnection, request: Request
-    ) -> Awaitable[Response | None] | Response | None:
-        result = begin(router, request.path)
-        if isinstance(result, Response):
-            return result
-        cast(RoutedConnection, connection).routed_path = result
-        # Without hooks the handshake is routed without creating a coroutine.
-        if result.route.has_hooks:
-            return run_hooks(result, request.headers)
-        return None
-
-    async def process_request(connection: ServerConnection, request: Request) -> Response | None:
-        # The user's process_request runs first; routing runs if it lets the
-        # request through.
-        assert user_process_request is not None
-        response = user_process_request(connection, request)
-        if inspect.isawaitable(response):
-            response = await response
-        if response is not None:
-            return response
-        routed = route_request(connection, request)
-        if inspect.isawaitable(routed):
-            return await routed
-        return routed
-
-    def select_subprotocol(
-        connection: ServerConnection, offered: Sequence[Subprotocol]
-    ) -> Subprotocol | None:
-        path = cast(RoutedConnection, connection).routed_path
-        if path is not None and path.route.subprotocols is not None:
-            return choose_subprotocol(path.route, offered)
-        if user_select_subprotocol is not None:
-            return cast(Subprotocol | None, user_select_subprotocol(connection, offered))
-        return ServerProtocol.select_subprotocol(connection.protocol, offered)
-
-    async def handler(connection: ServerConnection) -> None:
-        path = cast(RoutedConnection, connection).routed_path
-        if path is None:
-            # The user's process_request completed the handshake by itself.
-            assert connection.request is not None
-            await handle(router, connection, connection.request.path, connection.request.headers)
-        else:
-            await run_handler(connection, path)
-
-    await websockets_serve(
-        handler,
-        port,
-        process_request=route_request if user_process_request is None else process_request,
-        select_subprotocol=select_subprotocol,
-        create_connection=connection_class,
-        **kwargs,
-    )
+    await websockets_serve(connection_handler(router), port, **arguments)
