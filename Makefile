@@ -38,8 +38,8 @@ test-oldest: $(VENV_OLDEST)/.installed
 check: lint typecheck coverage
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check src tests bench examples
-	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/ruff check src tests bench examples tools fuzz
+	$(BIN)/ruff format --check src tests bench examples tools fuzz
 
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy --strict src

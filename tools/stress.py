@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import resource
 import subprocess
 import sys
@@ -27,7 +26,7 @@ HANDSHAKE_CONCURRENCY = 256
 
 
 def raise_fd_limit() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
@@ -91,7 +90,8 @@ async def run_client(kind: str, connections: int, deadline: float) -> dict[str, 
         stdout=subprocess.PIPE,
         text=True,
     )
-    assert server.stdin is not None and server.stdout is not None
+    assert server.stdin is not None
+    assert server.stdout is not None
     loop = asyncio.get_running_loop()
 
     async def ask(command: str, answer: str) -> str:
@@ -175,7 +175,9 @@ def main() -> int:
         asyncio.run(run_client(kind, args.connections, deadline)) for kind in ("routed", "bare")
     ]
     routed, bare = results
-    print(f"{'server':<8} {'connections':>11} {'handshakes/s':>13} {'RSS/conn KiB':>13}  close codes")
+    print(
+        f"{'server':<8} {'connections':>11} {'handshakes/s':>13} {'RSS/conn KiB':>13}  close codes"
+    )
     for result in results:
         print(
             f"{result['kind']:<8} {result['connections']:>11} {result['rate']:>13.0f} "
@@ -190,7 +192,9 @@ def main() -> int:
         if result["wrong"]:
             failures.append(f"{result['kind']}: {result['wrong']} connections got a wrong reply")
         if result["codes"] != {1001: args.connections}:
-            failures.append(f"{result['kind']}: close codes {result['codes']}, expected 1001 for all")
+            failures.append(
+                f"{result['kind']}: close codes {result['codes']}, expected 1001 for all"
+            )
     if failures:
         print("FAILED: " + "; ".join(failures))
         return 1
