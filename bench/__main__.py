@@ -7,7 +7,7 @@ import time
 
 from ._report import load, machine
 
-SECTIONS = ("match", "handshake", "echo", "memory")
+SECTIONS = ("match", "handshake", "echo", "memory", "messages", "broadcast", "redos")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -56,10 +56,24 @@ def main(argv: list[str] | None = None) -> None:
             from . import echo
 
             echo.run(quick=args.quick)
-        else:
+        elif section == "memory":
             from . import memory
 
             memory.run(quick=args.quick, connections=args.connections)
+        elif section == "messages":
+            from . import messages
+
+            messages.run(quick=args.quick)
+        elif section == "broadcast":
+            from . import broadcast
+
+            broadcast.run(quick=args.quick, connections=20 if args.quick else 1_000)
+        else:
+            from . import redos
+
+            table, _ = redos.run(repeat=1 if args.quick else 5)
+            print(table)
+            print()
     print(f"Done in {time.monotonic() - start:.0f} s; {load()}.")
 
 

@@ -79,7 +79,8 @@ async def _server(redis_url: str | None, conn: Connection) -> None:
         router.use_broadcast(RedisBackend(redis_url, max_pending=1_000_000))
         await router.broadcaster.start()
     loop = asyncio.get_running_loop()
-    async with router.serve(HOST, 0, ping_interval=None, backlog=2048) as server:
+    # The client holds raw sockets that never answer a close frame: stop fast.
+    async with router.serve(HOST, 0, ping_interval=None, backlog=2048, close_timeout=0.5) as server:
         conn.send(server.sockets[0].getsockname()[1])
         while True:
             command, *args = await loop.run_in_executor(None, conn.recv)

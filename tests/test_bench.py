@@ -22,6 +22,9 @@ HEADERS = {
     "handshake": ["### 2. Handshakes"],
     "echo": ["### 3. Echo"],
     "memory": ["### 4. Memory"],
+    "messages": ["### Typed messages"],
+    "broadcast": ["### Broadcast fan-out"],
+    "redos": ["### Worst decision time of accepted regexes"],
 }
 
 

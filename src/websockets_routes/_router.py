@@ -315,8 +315,8 @@ class Router:
             if route is None:
                 return None
         routed = RoutedPath(target)
-        routed.route = route
-        routed.params = params
+        # A dict built whole is smaller than the one attribute assignments grow.
+        routed.__dict__ = {"route": route, "params": params}
         return routed
 
     def resolve(self, target: str, *, handshake: bool = True) -> RoutedPath | Response:
