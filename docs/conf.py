@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
@@ -52,20 +51,3 @@ except ImportError:  # alabaster ships with Sphinx
     html_theme = "alabaster"
 else:
     html_theme = "furo"
-
-
-# Pages written separately, listed in a toctree when they exist: a toctree entry
-# for a missing page would be a warning, hence an error.
-OPTIONAL_PAGES = ("chat-example", "performance")
-
-
-def _drop_missing_pages(app: object, docname: str, source: list[str]) -> None:
-    srcdir = Path(__file__).resolve().parent
-    for page in OPTIONAL_PAGES:
-        if not (srcdir / f"{page}.md").exists():
-            # Only toctree entries are a page name alone on a line.
-            source[0] = re.sub(rf"^(?:\.\./)?{page}\n", "", source[0], flags=re.MULTILINE)
-
-
-def setup(app: object) -> None:
-    app.connect("source-read", _drop_missing_pages)  # type: ignore[attr-defined]
