@@ -64,7 +64,7 @@ class Worker:
         self.process.start()
         child.close()
 
-    def recv(self, timeout: float) -> Any:
+    def recv(self, timeout: float = 60.0) -> Any:
         """The next message from the child; TimeoutError after ``timeout`` seconds."""
         if not self.conn.poll(timeout):
             raise TimeoutError(f"no answer from process {self.process.pid} in {timeout}s")

@@ -20,11 +20,8 @@ import argparse
 import asyncio
 import base64
 import contextlib
-import multiprocessing
 import os
-import resource
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -34,6 +31,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ._report import Table, ratio, spread
+from ._workers import Worker, raise_nofile
 
 __all__ = ["run"]
 
@@ -48,19 +46,12 @@ MODES = {
 }
 
 
-def _raise_nofile(wanted: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if target > soft:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-
-
 # The server process: one room, and commands over a pipe.
 
 
 def server_main(redis_url: str | None, conn: Connection) -> None:
     """Serve a room; answer ``count``, ``broadcast`` and ``stop`` commands."""
-    _raise_nofile(8192)
+    raise_nofile(8192)
     asyncio.run(_server(redis_url, conn))
 
 
@@ -104,7 +95,7 @@ async def _server(redis_url: str | None, conn: Connection) -> None:
 
 def client_main(conn: Connection) -> None:
     """Open connections; answer ``open`` and ``expect`` commands."""
-    _raise_nofile(8192)
+    raise_nofile(8192)
     asyncio.run(_client(conn))
 
 
@@ -159,34 +150,6 @@ async def _client(conn: Connection) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-class _Worker:
-    """A spawned child process and its pipe; stopped by PID on the way out."""
-
-    def __init__(self, target: Any, *args: Any) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=target, args=(*args, child), daemon=True)
-        self.process.start()
-        child.close()
-
-    def call(self, *command: Any, timeout: float = 60.0) -> Any:
-        self.conn.send(command)
-        return self.recv(timeout)
-
-    def recv(self, timeout: float = 60.0) -> Any:
-        if not self.conn.poll(timeout):
-            raise TimeoutError(f"no answer from process {self.process.pid} in {timeout}s")
-        return self.conn.recv()
-
-    def stop(self) -> None:
-        with contextlib.suppress(OSError):
-            self.conn.send(("stop",))
-        self.process.join(10)
-        if self.process.is_alive() and self.process.pid is not None:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.join(10)
-
-
 @contextlib.contextmanager
 def _redis_server() -> Iterator[str | None]:
     """A redis-server on a free port of 127.0.0.1, or None if it isn't available."""
@@ -236,18 +199,18 @@ def run(*, quick: bool, connections: int = 1_000) -> None:
         redis_url = stack.enter_context(_redis_server())
         modes = list(MODES) if redis_url is not None else ["memory"]
         rates = {mode: [] for mode in modes}
-        client = _Worker(client_main)
+        client = Worker(client_main)
         stack.callback(client.stop)
-        ports: dict[str, tuple[_Worker, _Worker]] = {}
+        ports: dict[str, tuple[Worker, Worker]] = {}
         for mode in modes:
             if mode == "redis-remote":
                 # The publisher is a second server holding no connection.
-                publisher = _Worker(server_main, redis_url)
+                publisher = Worker(server_main, redis_url)
                 stack.callback(publisher.stop)
                 publisher.recv()
                 ports[mode] = (ports["redis-local"][0], publisher)
                 continue
-            server = _Worker(server_main, None if mode == "memory" else redis_url)
+            server = Worker(server_main, None if mode == "memory" else redis_url)
             stack.callback(server.stop)
             port = server.recv()
             client.call("open", port, count, timeout=120)

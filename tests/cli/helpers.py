@@ -110,8 +110,10 @@ def _is_ours(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def serving(tmp_path: Path, *args: str, new_session: bool = False) -> Iterator[Served]:
-    """Start ``serve tests.cli.app:router --port 0 *args``; yield it once it announces.
+def serving(
+    tmp_path: Path, *args: str, new_session: bool = False, app: str = APP
+) -> Iterator[Served]:
+    """Start ``serve app --port 0 *args`` (the test app by default); yield it once it announces.
 
     With ``new_session``, the command leads a process group of its own, as in a
     terminal, so that a test can signal the whole group like Ctrl-C does.
@@ -122,7 +124,7 @@ def serving(tmp_path: Path, *args: str, new_session: bool = False) -> Iterator[S
     log_path = tmp_path / "stderr.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            command("serve", APP, "--port", "0", *args),
+            command("serve", app, "--port", "0", *args),
             cwd=ROOT,
             env=environment(),
             stdout=subprocess.PIPE,

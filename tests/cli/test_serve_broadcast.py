@@ -15,8 +15,8 @@ from websockets.sync.client import ClientConnection, connect
 
 from tests.broadcast.helpers import free_port, redis_server
 
-from .extra_helpers import run_without, serving_app
-from .helpers import APP, TIMEOUT, run
+from .extra_helpers import run_without
+from .helpers import APP, TIMEOUT, run, serving
 
 CHAT = "examples.chat.app:router"
 #: Connections tried before giving up on landing on two different workers.
@@ -72,7 +72,7 @@ def close_code_of(ws: ClientConnection) -> int | None:
 
 def test_memory_url_keeps_broadcast_in_process(tmp_path: Path) -> None:
     """--broadcast memory:// is the default backend, said so in the announcement."""
-    with serving_app(tmp_path, CHAT, "--broadcast", "memory://") as served:
+    with serving(tmp_path, "--broadcast", "memory://", app=CHAT) as served:
         assert "1 process, broadcast through memory://" in served.announcement
         with (
             connect(served.url("/rooms/lobby?name=alice"), open_timeout=TIMEOUT) as alice,
@@ -118,7 +118,7 @@ def test_chat_rooms_span_two_workers_through_redis(tmp_path: Path) -> None:
     """With --workers 2 --broadcast redis://, a room's message reaches both workers once."""
     with (
         redis_server() as redis,
-        serving_app(tmp_path, CHAT, "--workers", "2", "--broadcast", redis.url) as served,
+        serving(tmp_path, "--workers", "2", "--broadcast", redis.url, app=CHAT) as served,
     ):
         assert f"2 workers, broadcast through {redis.url}" in served.announcement
         with on_two_workers(served.url("")) as (alice, bob):
@@ -142,7 +142,7 @@ def test_unreachable_redis_still_serves_locally(tmp_path: Path) -> None:
     """With Redis unreachable, serve --broadcast starts anyway and delivers in its process."""
     pytest.importorskip("redis")
     url = f"redis://127.0.0.1:{free_port()}/0"
-    with serving_app(tmp_path, CHAT, "--broadcast", url) as served:
+    with serving(tmp_path, "--broadcast", url, app=CHAT) as served:
         with (
             connect(served.url("/rooms/lobby?name=alice"), open_timeout=TIMEOUT) as alice,
             connect(served.url("/rooms/lobby?name=bob"), open_timeout=TIMEOUT) as bob,

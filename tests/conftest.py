@@ -1,4 +1,4 @@
-"""Run ``async def`` tests of this directory, each in its own event loop.
+"""Run ``async def`` tests, each in its own event loop.
 
 No pytest plugin for asyncio is installed, so the hook below runs coroutine tests
 with :func:`asyncio.run`, bounded by a timeout so that a hung server fails the
