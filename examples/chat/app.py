@@ -47,6 +47,7 @@ __all__ = [
 #: Names people chat under: 1 to 24 letters, digits, ".", "_" or "-".
 NAME_PATTERN = r"^[A-Za-z0-9._-]{1,24}$"
 _NAME = re.compile(NAME_PATTERN)
+_ROOM = re.compile(r"[a-z0-9-]{1,32}")
 MAX_TEXT = 500
 PAGE = (Path(__file__).parent / "static" / "index.html").read_bytes()
 
@@ -128,9 +129,19 @@ def authenticate(path: RoutedPath, headers: Headers) -> HTTPResult | None:
 
 @rooms.route("/rooms/{room}", name="room")
 class Room:
-    """A connection to a chat room: a welcome, then the typed message loop."""
+    """A connection to a chat room: the name checked, a welcome, then the message loop."""
 
     messages = chat  # Where router.asyncapi() finds the message types.
+
+    def process_request(self, path: RoutedPath, headers: Headers) -> HTTPResult | None:
+        """Refuse, in the handshake, room names that aren't short lowercase words."""
+        if _ROOM.fullmatch(path.params["room"]) is None:
+            return (
+                http.HTTPStatus.NOT_FOUND,
+                [],
+                "no such room: rooms are named with 1-32 lowercase letters, digits or '-'\n",
+            )
+        return None
 
     async def handle(self, ws: ServerConnection, path: RoutedPath) -> None:
         # Once started, the broadcast backend hears the other workers: say
@@ -162,10 +173,15 @@ router.include(rooms)
 
 @router.route("/users/{id:int}")
 async def user(ws: ServerConnection, path: RoutedPath) -> None:
-    """Describe user ``id``, which the route's converter made an int, then close."""
+    """Describe user ``id``, which the route's converter made an int.
+
+    The connection stays open until the client closes it, so that no client (some
+    drop messages that arrive with the server's close) misses the answer.
+    """
     user_id: int = path.params["id"]
     profile = {"type": "user", "id": user_id, "next": router.url_for("user", id=user_id + 1)}
     await ws.send(msgspec.json.encode(profile).decode())
+    await ws.wait_closed()
 
 
 @router.http("/healthz")

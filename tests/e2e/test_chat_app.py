@@ -109,6 +109,13 @@ def test_bad_messages_get_an_error_frame_and_the_connection_goes_on(
         assert receive(alice)["type"] == "chat.message"
 
 
+@pytest.mark.parametrize("room", ["Lobby", "a_b", "x" * 33])
+def test_room_view_refuses_bad_names_in_the_handshake(client: SyncClient, room: str) -> None:
+    """The Room class view answers 404 in the handshake for names it doesn't accept."""
+    response = client.expect_rejection(f"/rooms/{room}?name=alice", status=404)
+    assert b"no such room" in response.body
+
+
 def test_user_ids_are_typed(client: SyncClient) -> None:
     """/users/{id:int} gets an int and builds the next URL; a non-int id gets 404."""
     with client.connect("/users/42", open_timeout=TIMEOUT) as ws:
