@@ -224,7 +224,10 @@ def _enc_hook(obj: Any) -> Any:
     dump = getattr(obj, "model_dump", None)
     if dump is not None:
         return dump(mode="json")
-    raise NotImplementedError(f"cannot encode a {type(obj).__name__} as a message")
+    raise TypeError(
+        f"cannot encode a {type(obj).__name__} as a message: send a msgspec Struct, a "
+        f"dataclass, a pydantic model or JSON-compatible data"
+    )
 
 
 _json_encoder = msgspec.json.Encoder(enc_hook=_enc_hook)

@@ -134,3 +134,9 @@ async def _ping(ws: Any, msg: Ping, path: RoutedPath) -> Pong:
 
 async def _loose_reply(ws: Any, msg: Move, path: RoutedPath) -> Loose:
     return Loose()
+
+
+def test_encoding_an_unsupported_object_says_what_to_send() -> None:
+    """encode() refuses an object msgspec can't encode with a TypeError naming the fix."""
+    with pytest.raises(TypeError, match="cannot encode a object as a message: send a msgspec"):
+        MessageRouter().encode(object())
