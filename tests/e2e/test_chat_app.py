@@ -6,6 +6,7 @@ import contextlib
 import http.client
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -147,3 +148,11 @@ def test_the_asyncapi_document_describes_the_rooms() -> None:
         "user.typing",
     }
     assert room["bindings"]["ws"]["query"]["required"] == ["name"]
+
+
+def test_docs_show_the_apps_asyncapi_document() -> None:
+    """docs/chat-example.md renders exactly the AsyncAPI document the app generates."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "chat-example.md").read_text()
+    shown = page.split("## The AsyncAPI document", 1)[1].split("```json\n", 1)[1]
+    shown = shown.split("\n```", 1)[0]
+    assert json.loads(shown) == router.asyncapi(title="Chat example", version="1.0.0")
