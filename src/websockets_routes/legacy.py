@@ -108,8 +108,15 @@ async def _run(protocol: WebSocketServerProtocol) -> None:
 
 
 def _http_response(response: Response) -> HTTPResponse:
-    # The legacy API answers handshakes with (status, headers, body) tuples.
-    return http.HTTPStatus(response.status_code), response.headers, bytes(response.body)
+    # The legacy API answers handshakes with (status, headers, body) tuples, and
+    # sends only statuses that http.HTTPStatus names: another, such as 499, goes
+    # out as the generic status of its class (400).
+    code = response.status_code
+    try:
+        status = http.HTTPStatus(code)
+    except ValueError:
+        status = http.HTTPStatus(code // 100 * 100)
+    return status, response.headers, bytes(response.body or b"")
 
 
 def serve(router: Router, host: str | None = None, port: int | None = None, **kwargs: Any) -> Serve:

@@ -87,6 +87,25 @@ def test_hook_returns_a_response(adapter: Adapter, plain: bool) -> None:
         assert_still_serving(running)
 
 
+def test_hook_returns_an_unnamed_status(adapter: Adapter) -> None:
+    """A status the standard library doesn't name (499) is sent as is; legacy sends 400."""
+    router = known_router(adapter)
+
+    def guard(path: RoutedPath, headers: Any) -> Any:
+        return (499, [], "client closed request\n")
+
+    router.route("/gone", name="gone", hooks=[adapter.hook(guard)])(
+        adapter.handler(lambda path: ["never"])
+    )
+    with adapter.serve(router, plain=False) as running:
+        with pytest.raises(websockets.exceptions.InvalidStatus) as caught:
+            client(running.port, "/gone")
+        response = caught.value.response
+        expected = 400 if adapter.name == "legacy" else 499
+        assert (response.status_code, response.body) == (expected, b"client closed request\n")
+        assert_still_serving(running)
+
+
 def test_hook_raises(adapter: Adapter, plain: bool, caplog: pytest.LogCaptureFixture) -> None:
     """A hook that raises gives HTTP 500 with a generic body, or close 1011; logged once."""
     router = known_router(adapter)
