@@ -165,6 +165,20 @@ async def _pydantic(ws: Any, data: str, path: RoutedPath) -> None:
     await _pydantic_handlers[msg.type](ws, msg, path)
 
 
+_floor_decoder = msgspec.json.Decoder(ChatSend | Typing | Read | React)
+_floor_handlers = dict.fromkeys((ChatSend, Typing, Read, React), _handler)
+
+
+async def _floor(ws: Any, data: str, path: RoutedPath) -> None:
+    # The least any typed dispatch does: decode and validate in one pass, find the
+    # handler, await it. No size limit, id echo, error frames or middleware.
+    try:
+        message = _floor_decoder.decode(data)
+    except msgspec.MsgspecError:
+        return
+    await _floor_handlers[message.__class__](ws, message, path)
+
+
 Dispatch = Callable[[Any, str, RoutedPath], Awaitable[None]]
 
 
@@ -188,6 +202,7 @@ def measure(count: int, rounds: int) -> dict[str, list[float]]:
         "message router (msgspec)": messages.dispatch,
         "json.loads + if type == ... + checks": _by_hand,
         "pydantic validate_json (discriminated union)": _pydantic,
+        "floor: msgspec decode + lookup + await, nothing else": _floor,
     }
     results: dict[str, list[float]] = {name: [] for name in contenders}
 
