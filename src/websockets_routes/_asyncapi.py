@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["build_asyncapi", "message_router_of"]
 
 _SCHEMAS = "#/components/schemas/{name}"
-_UNSAFE = re.compile(r"[^\w.\-]")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 _ERROR_SCHEMA = "ErrorFrame"
 
 
@@ -37,8 +37,39 @@ def message_router_of(route: Route) -> MessageRouter | None:
 
 
 def _key(text: str) -> str:
-    # Component and channel keys must match ^[\w\d.\-_]+$.
+    # Component, channel and operation keys must match ^[a-zA-Z0-9.\-_]+$.
     return _UNSAFE.sub("_", text) or "_"
+
+
+def _unique(key: str, taken: Any) -> str:
+    """``key``, or ``key_2``, ``key_3``... the first that is not in ``taken``."""
+    unique, number = key, 1
+    while unique in taken:
+        number += 1
+        unique = f"{key}_{number}"
+    return unique
+
+
+_SCHEMA_REF = _SCHEMAS.format(name="")
+# Keywords whose values are data, not schemas: a "$ref" there is no reference.
+_DATA_KEYWORDS = frozenset({"const", "default", "enum", "examples", "example"})
+
+
+def _renamed(node: Any, names: dict[str, str]) -> Any:
+    """A copy of the schema ``node`` whose component references follow ``names``."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        copy = {
+            key: value if key in _DATA_KEYWORDS else _renamed(value, names)
+            for key, value in node.items()
+        }
+        if isinstance(ref, str) and ref.startswith(_SCHEMA_REF):
+            name = ref[len(_SCHEMA_REF) :]
+            copy["$ref"] = _SCHEMAS.format(name=names.get(name, name))
+        return copy
+    if isinstance(node, list):
+        return [_renamed(value, names) for value in node]
+    return node
 
 
 def _address(segments: tuple[Segment, ...]) -> str:
@@ -83,8 +114,35 @@ class _Builder:
 
     def schema(self, validator: Validator[Any]) -> dict[str, Any]:
         schema, components = validator.json_schema(_SCHEMAS)
-        self.schemas.update(components)
-        return schema
+        return self.add_schemas(schema, components)
+
+    def add_schemas(self, schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+        """Add ``components``, renamed where their names are taken; return ``schema`` to match.
+
+        Two types may share a name (``Send`` of two modules, an untagged Struct
+        under two tags): the second is ``Send_2``. Names become valid keys.
+        """
+        names: dict[str, str] = {}
+        for name in components:
+            names[name] = _unique(_key(name), names.values())
+        while True:
+            # A component whose references were renamed may differ only then: repeat.
+            renamed = {name: _renamed(value, names) for name, value in components.items()}
+            clashes = [
+                name
+                for name, value in renamed.items()
+                if self.schemas.get(names[name], value) != value
+            ]
+            if not clashes:
+                break
+            taken = {*self.schemas, *names.values()}
+            for name in clashes:
+                names[name] = _unique(names[name], taken)
+                taken.add(names[name])
+        for name, value in renamed.items():
+            self.schemas[names[name]] = value
+        renamed_schema: dict[str, Any] = _renamed(schema, names)
+        return renamed_schema
 
     def inline_schema(self, validator: Validator[Any]) -> dict[str, Any]:
         # Bindings want a Schema object, not a reference.
@@ -98,11 +156,7 @@ class _Builder:
         key = self.message_keys.get((tag, tp))
         if key is not None:
             return key
-        key = base = _key(tag)
-        number = 1
-        while key in self.messages:
-            number += 1
-            key = f"{base}_{number}"
+        key = _unique(_key(tag), self.messages)
         message: dict[str, Any] = {
             "name": tag,
             "title": title,
@@ -123,7 +177,7 @@ class _Builder:
         if key is not None:
             return key
         name = _ERROR_SCHEMA if tag_field == "type" else f"{_ERROR_SCHEMA}_{_key(tag_field)}"
-        self.schemas[name] = {
+        schema = {
             "title": "Error",
             "type": "object",
             "properties": {
@@ -139,12 +193,15 @@ class _Builder:
             },
             "required": [tag_field, "code", "detail"],
         }
-        key = ERROR_TAG if tag_field == "type" else f"{ERROR_TAG}_{_key(tag_field)}"
+        payload = self.add_schemas({"$ref": _SCHEMAS.format(name=name)}, {name: schema})
+        key = _unique(
+            ERROR_TAG if tag_field == "type" else f"{ERROR_TAG}_{_key(tag_field)}", self.messages
+        )
         self.messages[key] = {
             "name": ERROR_TAG,
             "title": "Error",
             "summary": "Sent instead of a reply when a message is refused or its handler fails.",
-            "payload": {"$ref": _SCHEMAS.format(name=name)},
+            "payload": payload,
             "correlationId": {"location": "$message.payload#/id"},
         }
         self.message_keys[(ERROR_TAG, tag_field)] = key
@@ -166,7 +223,7 @@ def build_asyncapi(
     for route in router.routes:
         if route.kind != "websocket":
             continue
-        channel_key = _key(route.name)
+        channel_key = _unique(_key(route.name), channels)
         channel: dict[str, Any] = {"address": _address(route.segments)}
         parameters = _parameters(route.segments)
         if parameters:
@@ -206,7 +263,7 @@ def build_asyncapi(
                 )
                 for reply in messages.reply_types(tag)
             ]
-            operations[f"{channel_key}.{_key(tag)}"] = {
+            operations[_unique(f"{channel_key}.{_key(tag)}", operations)] = {
                 "action": "receive",
                 "channel": channel_ref,
                 "summary": f"Handle {tag!r} messages.",
@@ -220,7 +277,7 @@ def build_asyncapi(
                 channel_key,
                 builder.message(tag, push, _validator_for(push), push.__name__),
             )
-            operations[f"{channel_key}.push.{_key(tag)}"] = {
+            operations[_unique(f"{channel_key}.push.{_key(tag)}", operations)] = {
                 "action": "send",
                 "channel": channel_ref,
                 "summary": f"Push {tag!r} messages.",

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypeVar, ov
 
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
+from websockets.protocol import State
 
 from ._path import RoutedPath
 from .exceptions import RouteError
@@ -77,6 +78,8 @@ MessageId: TypeAlias = str | int
 MAX_ID_LENGTH = 128
 #: Error details are cut to this many characters, so they never echo unbounded input.
 MAX_DETAIL_LENGTH = 200
+#: A close frame has room for this many bytes of reason.
+MAX_CLOSE_REASON = 123
 #: The tag of error frames; no handler may claim it.
 ERROR_TAG = "error"
 
@@ -220,6 +223,34 @@ def _validator_for(tp: type[Any]) -> Validator[Any]:
     return _MsgspecValidator(tp)
 
 
+def _refuses_id(tp: Any) -> bool:
+    """Whether ``tp`` forbids unknown fields and so would refuse a message's ``id``."""
+    if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
+        return bool(tp.__struct_config__.forbid_unknown_fields) and (
+            "id" not in tp.__struct_encode_fields__
+        )
+    if isinstance(tp, type) and _is_pydantic(tp):
+        if getattr(tp, "model_config", {}).get("extra") != "forbid":
+            return False
+        fields: dict[str, Any] = getattr(tp, "model_fields", {})
+        names = set(fields)
+        for field in fields.values():
+            names.update(
+                alias
+                for alias in (
+                    getattr(field, "alias", None),
+                    getattr(field, "validation_alias", None),
+                )
+                if isinstance(alias, str)
+            )
+        return "id" not in names
+    return False
+
+
+def _without_id(obj: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in obj.items() if key != "id"}
+
+
 def _enc_hook(obj: Any) -> Any:
     dump = getattr(obj, "model_dump", None)
     if dump is not None:
@@ -312,7 +343,16 @@ class Incoming:
 
 
 class _Entry:
-    __slots__ = ("decode_type", "fast", "handler", "replies", "tag", "type", "validator")
+    __slots__ = (
+        "decode_type",
+        "fast",
+        "handler",
+        "replies",
+        "strip_id",
+        "tag",
+        "type",
+        "validator",
+    )
 
     def __init__(
         self,
@@ -323,6 +363,7 @@ class _Entry:
         validator: Validator[Any],
         fast: bool,
         replies: tuple[type[Any], ...],
+        strip_id: bool = False,
     ) -> None:
         self.tag = tag
         self.type = tp
@@ -331,6 +372,8 @@ class _Entry:
         self.validator = validator
         self.fast = fast
         self.replies = replies
+        # The type forbids unknown fields: validate without the correlation id.
+        self.strip_id = strip_id
 
 
 class _IdOnly(msgspec.Struct):
@@ -558,9 +601,12 @@ class MessageRouter:
                 except msgspec.MsgspecError:
                     entry, message, msg_id = self._decode_slowly(compiled, data, binary)
                 else:
-                    entry = compiled.by_type[message.__class__]
+                    entry = compiled.by_type.get(message.__class__)
+                    if entry is None:
+                        # The sentinel's tag: no handler, so tell the client as usual.
+                        entry, message, msg_id = self._decode_slowly(compiled, data, binary)
                     # Most messages carry no id: look for it only when it may be there.
-                    if (b"\xa2id" if binary else '"id"') in data:  # type: ignore[operator]
+                    elif (b"\xa2id" if binary else '"id"') in data:  # type: ignore[operator]
                         try:
                             msg_id = (_id_msgpack if binary else _id_json).decode(data).id
                         except msgspec.MsgspecError:
@@ -593,9 +639,11 @@ class MessageRouter:
                 error.id = msg_id
             await self._fail(ws, error, path, binary)
             return
-        except ConnectionClosed:
-            raise
         except Exception as exc:
+            # Only this connection closing ends its loop; a handler's send to
+            # another, closed connection is a handler failure like any other.
+            if isinstance(exc, ConnectionClosed) and not _is_open(ws):
+                raise
             logger.error(
                 "message handler for %r of route %r failed",
                 entry.tag if entry is not None else "(unknown)",
@@ -611,9 +659,8 @@ class MessageRouter:
     async def send(self, ws: Any, message: object, *, binary: bool = False) -> None:
         """Send ``message`` to one connection: JSON in a text frame, or MessagePack.
 
-        Broadcasting to the connections of a route is left to the broadcast
-        feature; meanwhile, :meth:`encode` once and pass the frame to
-        :func:`websockets.broadcast`.
+        To send it to every connection of a route, :meth:`encode` it once and
+        broadcast the frame: ``await router.broadcast(name, messages.encode(msg), **params)``.
         """
         await _send(ws, self._encode(message, None, binary), binary)
 
@@ -681,7 +728,7 @@ class MessageRouter:
                 f"{what}: message type {tag!r} already goes to "
                 f"{getattr(previous.handler, '__qualname__', previous.handler)!r}"
             )
-        decode_type, fast = tp, False
+        decode_type, fast, strip_id = tp, False, False
         if validator is None:
             if not isinstance(tp, type):
                 raise RouteError(f"{what}: the message type must be a class, not {tp!r}")
@@ -701,6 +748,7 @@ class MessageRouter:
                     decode_type.__qualname__ = tp.__qualname__
                     fast = True
             validator = _validator_for(decode_type)
+            strip_id = _refuses_id(decode_type)
         replies: list[type[Any]] = []
         for reply in _union_members(hints.get("return")):
             if reply is None or reply is type(None) or reply is Any or reply is object:
@@ -711,7 +759,9 @@ class MessageRouter:
                     f"{self._how_to_tag()}"
                 )
             replies.append(reply)
-        self._entries[tag] = _Entry(tag, tp, decode_type, handler, validator, fast, tuple(replies))
+        self._entries[tag] = _Entry(
+            tag, tp, decode_type, handler, validator, fast, tuple(replies), strip_id
+        )
         self._compiled = None
 
     def _compile(self) -> _Compiled:
@@ -751,7 +801,7 @@ class MessageRouter:
         if entry is None:
             return None, obj, msg_id
         try:
-            message = entry.validator.validate(obj)
+            message = entry.validator.validate(_without_id(obj) if entry.strip_id else obj)
         except ValueError as exc:
             raise MessageError(ErrorCode.INVALID_PAYLOAD, str(exc), id=msg_id) from None
         return entry, message, msg_id
@@ -777,25 +827,25 @@ class MessageRouter:
 
     def _encode(self, message: object, msg_id: MessageId | None, binary: bool) -> bytes:
         if binary:
-            if msg_id is None:
-                frame = _msgpack_encoder.encode(message)
-                # A fixmap, map 16 or map 32 header.
-                if frame and (0x80 <= frame[0] <= 0x8F or frame[0] in (0xDE, 0xDF)):
+            frame = _msgpack_encoder.encode(message)
+            if frame and 0x80 <= frame[0] < 0x8F:
+                if msg_id is None:
                     return frame
-            else:
-                obj = msgspec.to_builtins(message, enc_hook=_enc_hook)
-                if isinstance(obj, dict):
-                    obj["id"] = msg_id
-                    return _msgpack_encoder.encode(obj)
+                # The hot case: a fixmap with room for the id, spliced in inline.
+                head = bytes((frame[0] + 1,)) + b"\xa2id" + _msgpack_encoder.encode(msg_id)
+                return head + frame[1:]
+            if msg_id is None and _is_map(frame, True):
+                return frame
         else:
             frame = _json_encoder.encode(message)
             if frame[:1] == b"{":
                 if msg_id is None:
                     return frame
-                # Splice the id in first rather than re-encoding through a dict.
+                # The hot case: splice the id in inline.
                 head = b'{"id":' + _json_encoder.encode(msg_id)
                 return head + (frame[1:] if frame == b"{}" else b"," + frame[1:])
-        raise TypeError(f"a message must encode to an object, not {type(message).__name__}")
+        # A larger map, or no map at all, which _prepend refuses.
+        return _prepend(frame, {"id": msg_id}, binary, message)
 
     async def _fail(self, ws: Any, error: MessageError, path: RoutedPath, binary: bool) -> None:
         for hook in self._error_hooks:
@@ -810,7 +860,55 @@ class MessageRouter:
         await _send(ws, (_msgpack_encoder if binary else _json_encoder).encode(frame), binary)
         if self.strict:
             code = _STRICT_CLOSE.get(error.code, CloseCode.POLICY_VIOLATION)
-            await ws.close(code, error.code[:120])
+            await ws.close(code, _close_reason(error.code))
+
+
+def _is_map(frame: bytes, binary: bool) -> bool:
+    if binary:
+        # A fixmap, map 16 or map 32 header.
+        return bool(frame) and (0x80 <= frame[0] <= 0x8F or frame[0] in (0xDE, 0xDF))
+    return frame[:1] == b"{"
+
+
+def _prepend(frame: bytes, fields: dict[str, Any], binary: bool, message: object) -> bytes:
+    """``frame``, an encoded object, with ``fields`` spliced in first.
+
+    Splicing rather than re-encoding through a dict keeps every value as the
+    encoder wrote it: MessagePack bytes and timestamps stay what they are.
+    """
+    if not _is_map(frame, binary):
+        raise TypeError(f"a message must encode to an object, not {type(message).__name__}")
+    if not binary:
+        head = _json_encoder.encode(fields)[:-1]
+        return head + (b"}" if frame == b"{}" else b"," + frame[1:])
+    count, body = _map_entries(frame)
+    count += len(fields)
+    if count < 16:
+        head = bytes((0x80 | count,))
+    elif count < 0x10000:
+        head = b"\xde" + count.to_bytes(2, "big")
+    else:
+        head = b"\xdf" + count.to_bytes(4, "big")
+    return head + _map_entries(_msgpack_encoder.encode(fields))[1] + body
+
+
+def _map_entries(frame: bytes) -> tuple[int, bytes]:
+    """The entry count of a MessagePack map and its entries, after the header."""
+    if frame[0] <= 0x8F:
+        return frame[0] & 0x0F, frame[1:]
+    width = 2 if frame[0] == 0xDE else 4
+    return int.from_bytes(frame[1 : 1 + width], "big"), frame[1 + width :]
+
+
+def _close_reason(code: str) -> str:
+    # Cut by bytes, then drop a character the cut split in two.
+    reason = code.encode(errors="replace")[:MAX_CLOSE_REASON]
+    return reason.decode(errors="ignore")
+
+
+def _is_open(ws: Any) -> bool:
+    # Connections of every websockets API have state; a test sink may not.
+    return getattr(ws, "state", State.OPEN) is State.OPEN
 
 
 def _require_async(obj: object, what: str) -> None:
@@ -875,15 +973,14 @@ class MessageClient:
 
         Pass ``tag`` for a type that doesn't carry its tag (an untagged Struct).
         """
-        if id is None and tag is None:
-            frame = (_msgpack_encoder if self.binary else _json_encoder).encode(message)
-        else:
-            obj = msgspec.to_builtins(message, enc_hook=_enc_hook)
-            if tag is not None:
-                obj = {self.tag_field: tag, **obj}
-            if id is not None:
-                obj["id"] = id
-            frame = (_msgpack_encoder if self.binary else _json_encoder).encode(obj)
+        frame = (_msgpack_encoder if self.binary else _json_encoder).encode(message)
+        fields: dict[str, Any] = {}
+        if tag is not None:
+            fields[self.tag_field] = tag
+        if id is not None:
+            fields["id"] = id
+        if fields:
+            frame = _prepend(frame, fields, self.binary, message)
         await _send(self.ws, frame, self.binary)
 
     async def send_raw(self, data: str | bytes) -> None:
@@ -953,6 +1050,8 @@ class MessageClient:
 
     def _convert(self, obj: dict[str, Any], tp: type[T]) -> T:
         self._raise_error(obj)
+        if _refuses_id(tp):
+            obj = _without_id(obj)
         result: T = _validator_for(tp).validate(obj)
         return result
 

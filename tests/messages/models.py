@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
@@ -90,6 +91,34 @@ class Joined(pydantic.BaseModel):
     type: Literal["joined"] = "joined"
     name: str
     room: str
+
+
+class Blob(msgspec.Struct, tag="blob"):
+    """A message with values JSON has no type for: bytes and a datetime."""
+
+    data: bytes
+    at: datetime.datetime
+
+
+class StrictPing(msgspec.Struct, tag="strict.ping", forbid_unknown_fields=True):
+    """A Struct that refuses unknown fields."""
+
+    n: int
+
+
+class StrictPong(msgspec.Struct, tag="strict.pong", forbid_unknown_fields=True):
+    """A reply that refuses unknown fields."""
+
+    n: int
+
+
+class StrictJoin(pydantic.BaseModel):
+    """A pydantic model that refuses unknown fields."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    type: Literal["strict.join"] = "strict.join"
+    name: str
 
 
 class RoomQuery(msgspec.Struct):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import pathlib
 import re
-from typing import Any
+from typing import Any, Literal
 
 import jsonschema
 import msgspec
+import pydantic
 import pytest
 
 from websockets_routes import RoutedPath, Router
@@ -19,6 +20,7 @@ from .models import ChatSend, RoomHeaders, RoomQuery, chat_router, mixed_router
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "tests/data/asyncapi/asyncapi-3.0.0.json").read_text())
 VALIDATOR = jsonschema.Draft7Validator(SCHEMA)
+KEY = re.compile(r"^[a-zA-Z0-9.\-_]+$")
 
 
 def assert_valid(document: dict[str, Any]) -> None:
@@ -26,6 +28,12 @@ def assert_valid(document: dict[str, Any]) -> None:
     errors = sorted(VALIDATOR.iter_errors(document), key=lambda e: list(e.path))
     assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:5])
     json.dumps(document)  # Plain JSON data, nothing else.
+    # The schema lets keys it doesn't match through; the specification doesn't.
+    keyed = [document.get("channels", {}), document.get("operations", {})]
+    keyed += document.get("components", {}).values()
+    for mapping in keyed:
+        for key in mapping:
+            assert KEY.match(key), f"{key!r} is not a valid AsyncAPI key"
     for ref in refs(document):
         node: Any = document
         for part in ref.removeprefix("#/").split("/"):
@@ -191,12 +199,116 @@ def test_docs_example_document_is_the_rendered_one():
     assert json.loads(shown.group(1)) == document
 
 
+def test_types_sharing_a_name_get_their_own_schemas():
+    """Payload types with one name (two modules' Send, an untagged Struct under two tags,
+    a type called ErrorFrame) each keep their own schema."""
+    router = Router()
+    rooms, dms = MessageRouter(), MessageRouter()
+    rooms.on(RoomSend)(_ignore)
+    dms.on(DmSend)(_ignore)
+    rooms.on("ping.a")(_ignore_ping)
+    rooms.on("ping.b")(_ignore_ping)
+    rooms.on(ErrorFrame)(_ignore)
+    router.route("/room", name="room")(rooms)
+    router.route("/dm", name="dm")(dms)
+    document = router.asyncapi()
+    assert_valid(document)
+    schemas = document["components"]["schemas"]
+
+    def payload(key: str) -> dict[str, Any]:
+        ref = document["components"]["messages"][key]["payload"]["$ref"]
+        schema: dict[str, Any] = schemas[ref.rsplit("/", 1)[1]]
+        return schema
+
+    assert payload("room.send")["properties"]["type"] == {"enum": ["room.send"]}
+    assert payload("dm.send")["properties"]["type"] == {"enum": ["dm.send"]}
+    assert payload("ping.a")["properties"]["type"] == {"enum": ["ping.a"]}
+    assert payload("ping.b")["properties"]["type"] == {"enum": ["ping.b"]}
+    assert payload("user.error")["properties"]["type"] == {"enum": ["user.error"]}
+    assert payload("error")["properties"]["type"] == {"enum": ["error"]}
+    # One type shared by two routes is described once.
+    router.route("/room2", name="room2")(rooms)
+    assert len(router.asyncapi()["components"]["schemas"]) == len(schemas)
+
+
+def test_colliding_channel_and_operation_keys_are_told_apart():
+    """Channel and operation keys that sanitise to the same text get distinct keys."""
+    chat = Router()
+    rooms = MessageRouter()
+    rooms.on(RoomSend)(_ignore)
+    chat.route("/room", name="room")(rooms)
+    router = Router()
+    router.include(chat, prefix="/chat", namespace="chat")
+    router.route("/other", name="chat_room")(_plain_handler)
+    pushing = MessageRouter(pushes=[PushX])
+    pushing.on(PushDotX)(_ignore)
+    router.route("/p", name="p")(pushing)
+    document = router.asyncapi()
+    assert_valid(document)
+    addresses = sorted(channel["address"] for channel in document["channels"].values())
+    assert addresses == ["/chat/room", "/other", "/p"]
+    actions = sorted(op["action"] for key, op in document["operations"].items() if "push" in key)
+    assert actions == ["receive", "send"]
+
+
+def test_schema_names_are_valid_keys():
+    """A pydantic title with spaces names its schema with a valid key, its references too."""
+    router = Router()
+    messages = MessageRouter()
+    messages.on(Titled)(_ignore)
+    router.route("/t", name="t")(messages)
+    document = router.asyncapi()
+    assert_valid(document)
+    assert document["components"]["messages"]["titled"]["payload"] == {
+        "$ref": "#/components/schemas/Join_a_room"
+    }
+
+
 class Hello(msgspec.Struct, tag="hello", tag_field="kind"):
     """Tagged on "kind"."""
 
 
 async def _plain_handler(ws: Any, path: RoutedPath) -> None:
     pass
+
+
+async def _ignore(ws: Any, msg: Any, path: RoutedPath) -> None:
+    pass
+
+
+async def _ignore_ping(ws: Any, msg: Ping, path: RoutedPath) -> None:
+    pass
+
+
+class Ping(msgspec.Struct):
+    """Untagged, declared under two tags."""
+
+    n: int
+
+
+class ErrorFrame(msgspec.Struct, tag="user.error"):
+    """Named like the schema of error frames."""
+
+
+class Titled(pydantic.BaseModel):
+    """A pydantic model whose title has spaces."""
+
+    model_config = pydantic.ConfigDict(title="Join a room")
+
+    type: Literal["titled"] = "titled"
+
+
+class PushX(msgspec.Struct, tag="x"):
+    """Pushed: its operation key is p.push.x."""
+
+
+class PushDotX(msgspec.Struct, tag="push.x"):
+    """Received: its operation key would be p.push.x too."""
+
+
+# Two types named Send, as if from two modules.
+RoomSend = msgspec.defstruct("Send", [("text", str)], tag="room.send")
+DmSend = msgspec.defstruct("Send", [("to", int)], tag="dm.send")
 
 
 @pytest.fixture(autouse=True)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import Any
 
 import msgspec
+import pytest
 from websockets.asyncio.client import connect as ws_connect
 
 from websockets_routes import RoutedPath, Router
 from websockets_routes.messages import MessageClient, MessageRouter, connect
 
 from .models import (
+    Blob,
     ChatAck,
     ChatSend,
     Join,
@@ -21,6 +24,9 @@ from .models import (
     Notice,
     Ping,
     Pong,
+    StrictJoin,
+    StrictPing,
+    StrictPong,
     Typing,
     chat_router,
     mixed_router,
@@ -86,6 +92,106 @@ async def test_msgpack_in_binary_frames():
         }
         await ws.send(msgspec.msgpack.encode({"type": "ping", "n": 1}))
         assert msgspec.msgpack.decode(await ws.recv()) == {"type": "pong", "n": 2}
+
+
+AT = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
+
+
+def blob_router() -> Router:
+    """A router whose /blob route echoes Blob messages."""
+    messages = MessageRouter()
+
+    @messages.on
+    async def blob(ws: Any, msg: Blob, path: RoutedPath) -> Blob:
+        return Blob(msg.data + b"!", msg.at)
+
+    router = Router()
+    router.route("/blob", name="blob")(messages)
+    return router
+
+
+async def test_msgpack_reply_with_an_id_keeps_its_types():
+    """A MessagePack reply carries bytes and timestamps as such, with or without an id."""
+    async with served(blob_router()) as url, ws_connect(url + "/blob") as ws:
+        for extra in [{}, {"id": 4}]:
+            await ws.send(
+                msgspec.msgpack.encode({"type": "blob", "data": b"\x00", "at": AT, **extra})
+            )
+            assert msgspec.msgpack.decode(await ws.recv()) == {
+                **extra,
+                "type": "blob",
+                "data": b"\x00!",
+                "at": AT,
+            }
+
+
+async def test_msgpack_client_keeps_its_types():
+    """The MessagePack client sends bytes and timestamps as such when it adds an id or a tag."""
+    router = blob_router()
+
+    @router.route("/echo")
+    async def echo(ws: Any, path: RoutedPath) -> None:
+        async for data in ws:
+            await ws.send(data)
+
+    async with served(router) as url, connect(url + "/echo", binary=True) as client:
+        await client.send(Blob(b"\x01", AT), id=1)
+        assert await client.receive() == {"id": 1, "type": "blob", "data": b"\x01", "at": AT}
+        await client.send(Ping(2), tag="ping")
+        assert await client.receive() == {"type": "ping", "n": 2}
+    async with served(router) as url, connect(url + "/blob", binary=True) as client:
+        assert await client.request(Blob(b"\x01", AT), Blob) == Blob(b"\x01!", AT)
+
+
+@pytest.mark.parametrize("size", [0, 14, 15, 65_534, 65_535])
+async def test_id_is_spliced_into_maps_of_any_size(size: int):
+    """The id is added to a MessagePack reply of any size, across map header widths."""
+    messages = MessageRouter()
+
+    @messages.on("big")
+    async def big(ws: Any, msg: Ping, path: RoutedPath):  # type: ignore[no-untyped-def]
+        return {f"k{n}": n for n in range(size)}
+
+    sent: list[Any] = []
+
+    class Sink:
+        async def send(self, data: Any) -> None:
+            sent.append(data)
+
+    frame = msgspec.msgpack.encode({"type": "big", "id": "r"})
+    await messages.dispatch(Sink(), frame, None)  # type: ignore[arg-type]
+    await messages.dispatch(Sink(), '{"type": "big", "id": "r"}', None)  # type: ignore[arg-type]
+    expected = {"id": "r", **{f"k{n}": n for n in range(size)}}
+    assert msgspec.msgpack.decode(sent[0]) == expected
+    assert json.loads(sent[1]) == expected
+
+
+async def test_types_forbidding_unknown_fields_accept_an_id():
+    """Types that forbid unknown fields still take (and echo) the correlation id."""
+    messages = MessageRouter()
+
+    @messages.on
+    async def ping(ws: Any, msg: StrictPing, path: RoutedPath) -> StrictPong:
+        return StrictPong(msg.n + 1)
+
+    @messages.on
+    async def join(ws: Any, msg: StrictJoin, path: RoutedPath) -> StrictPong:
+        return StrictPong(len(msg.name))
+
+    router = Router()
+    router.route("/strict", name="strict")(messages)
+    async with served(router) as url:
+        for binary in (False, True):
+            async with connect(url + "/strict", binary=binary) as client:
+                assert await client.request(StrictPing(1), StrictPong) == StrictPong(2)
+                assert await client.request(StrictJoin(name="abc"), StrictPong) == StrictPong(3)
+                # Other unknown fields are still refused.
+                await client.send_raw('{"type": "strict.ping", "n": 1, "x": 0, "id": 5}')
+                error = await client.receive_error()
+                assert (error.code, error.id) == ("invalid_payload", 5)
+                await client.send_raw('{"type": "strict.join", "name": "a", "x": 0, "id": 6}')
+                error = await client.receive_error()
+                assert (error.code, error.id) == ("invalid_payload", 6)
 
 
 async def test_dataclass_and_pydantic_payloads():

@@ -9,10 +9,11 @@ from typing import Any
 import msgspec
 import pytest
 from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
+from websockets.protocol import State
 
-from websockets_routes import RoutedPath
-from websockets_routes.messages import Incoming, MessageError, connect
+from websockets_routes import RoutedPath, Router
+from websockets_routes.messages import Incoming, MessageError, MessageRouter, connect
 
 from .models import ChatAck, ChatSend, Ping, Pong, chat_router, served
 
@@ -47,6 +48,9 @@ async def error_of(url: str, frame: str | bytes) -> dict[str, Any]:
         ('{"type": "boom", "id": 6}', "internal_error", 6),
         (msgspec.msgpack.encode({"type": "nope", "id": 8}), "unknown_type", 8),
         (msgspec.msgpack.encode({"type": "ping", "n": "x"}), "invalid_payload", None),
+        # The tag of the decoder's internal sentinel is no message type either.
+        ('{"type": "\\u0000", "id": 10}', "unknown_type", 10),
+        (msgspec.msgpack.encode({"type": "\x00", "id": 11}), "unknown_type", 11),
     ],
 )
 async def test_error_frames(frame: str | bytes, code: str, msg_id: Any):
@@ -87,7 +91,7 @@ async def test_oversized_frames():
 
 
 async def test_details_never_echo_unbounded_input():
-    """Error details are short and don't repeat long client input."""
+    """Error details are bounded: these long inputs are never echoed."""
     router, _ = chat_router(max_size=None)
     frames = [
         LONG,
@@ -116,6 +120,70 @@ async def test_handler_failure_is_logged_once(caplog: pytest.LogCaptureFixture):
     assert len(records) == 1
     assert "boom" in records[0].getMessage()
     assert records[0].exc_info is not None
+
+
+async def test_send_to_another_closed_connection_is_a_handler_failure(
+    caplog: pytest.LogCaptureFixture,
+):
+    """A handler failing to send to another, closed connection gets internal_error, logged
+    once; its own connection goes on."""
+    peers: list[Any] = []
+    messages = MessageRouter()
+
+    @messages.on("ping")
+    async def ping(ws: Any, msg: Ping, path: RoutedPath) -> Pong:
+        for peer in peers:
+            if peer is not ws:
+                await peer.send("hi")
+        return Pong(msg.n)
+
+    router = Router()
+
+    @router.route("/r")
+    async def room(ws: Any, path: RoutedPath) -> None:
+        peers.append(ws)
+        await messages(ws, path)
+
+    with caplog.at_level(logging.ERROR, logger="websockets_routes"):
+        async with served(router) as url, connect(url + "/r") as client:
+            async with ws_connect(url + "/r") as gone:
+                # Once this gets an answer, its handler runs: it is among the peers.
+                await gone.send('{"type": "nope"}')
+                assert json.loads(await gone.recv())["code"] == "unknown_type"
+            await peers[1].wait_closed()
+            await client.send(Ping(2), tag="ping")
+            error = await client.receive_error()
+            assert (error.code, error.detail) == ("internal_error", "internal error")
+            peers.pop()
+            assert await client.request(Ping(3), Pong, tag="ping") == Pong(3)
+    records = [r for r in caplog.records if r.name == "websockets_routes"]
+    assert len(records) == 1
+    assert records[0].exc_info is not None
+    assert isinstance(records[0].exc_info[1], ConnectionClosed)
+
+
+async def test_connection_closed_propagates_only_for_a_closed_connection():
+    """A ConnectionClosed from a handler ends dispatch only when its own connection is
+    closed; one without state (a test sink) counts as open and gets internal_error."""
+    sent: list[Any] = []
+    messages = MessageRouter()
+
+    @messages.on("ping")
+    async def ping(ws: Any, msg: Ping, path: RoutedPath) -> None:
+        raise ConnectionClosedOK(None, None)
+
+    class Sink:
+        async def send(self, data: Any) -> None:
+            sent.append(data)
+
+    class ClosedSink(Sink):
+        state = State.CLOSED
+
+    with pytest.raises(ConnectionClosedOK):
+        await messages.dispatch(ClosedSink(), '{"type": "ping"}', None)  # type: ignore[arg-type]
+    assert sent == []
+    await messages.dispatch(Sink(), '{"type": "ping"}', None)  # type: ignore[arg-type]
+    assert json.loads(sent[0])["code"] == "internal_error"
 
 
 async def test_message_error_raised_by_a_handler():
@@ -177,6 +245,24 @@ async def test_strict_mode_closes_1008_on_a_refusal():
             await ws.recv()
         assert caught.value.rcvd is not None
         assert (caught.value.rcvd.code, caught.value.rcvd.reason) == (1008, "forbidden")
+
+
+async def test_strict_close_reason_fits_a_close_frame():
+    """In strict mode a long non-ASCII code still closes with 1008, its reason cut at a
+    character within the 123 bytes a close frame allows."""
+    router, messages = chat_router(strict=True)
+
+    @messages.middleware
+    async def guard(ws: Any, incoming: Incoming, path: RoutedPath, call_next: Any) -> object:
+        raise MessageError("é" * 120, "no")
+
+    async with served(router) as url, ws_connect(url + "/rooms/s") as ws:
+        await ws.send('{"type": "ping"}')
+        assert json.loads(await ws.recv())["code"] == "é" * 120
+        with pytest.raises(ConnectionClosed) as caught:
+            await ws.recv()
+        assert caught.value.rcvd is not None
+        assert (caught.value.rcvd.code, caught.value.rcvd.reason) == (1008, "é" * 61)
 
 
 async def test_strict_mode_keeps_good_messages_flowing():
