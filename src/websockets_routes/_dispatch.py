@@ -35,6 +35,7 @@ __all__ = [
     "handle_sync",
     "internal_error",
     "logger",
+    "offered_subprotocols",
     "route_handshake",
     "routed_class",
     "run_handler",
@@ -148,10 +149,25 @@ async def run_handler(ws: Any, path: RoutedPath) -> None:
         await _close(ws, CloseCode.INTERNAL_ERROR, "internal error")
     finally:
         connections.leave(ws, path, key)
+        # join() on an included router keeps the group in that router's registry.
+        if len(route.chain) > 1:
+            _forget_groups(ws, route.chain)
+
+
+def _forget_groups(ws: Any, routers: Sequence[Router]) -> None:
+    # Only registries where some connection joined a group hold anything to drop.
+    for router in routers:
+        if router.connections.memberships:
+            router.connections.forget(ws)
 
 
 def run_handler_sync(ws: Any, path: RoutedPath) -> None:
-    """Like :func:`run_handler`, for threaded servers."""
+    """Like :func:`run_handler`, for threaded servers.
+
+    The connection isn't tracked by route (broadcast doesn't deliver to threaded
+    connections, and the registry isn't thread-safe), but the groups its handler
+    joined are forgotten when the handler ends.
+    """
     route = path.route
     try:
         if route.view_class is None:
@@ -163,6 +179,8 @@ def run_handler_sync(ws: Any, path: RoutedPath) -> None:
     except Exception:
         logger.error("handler of route %r failed", route.name, exc_info=True)
         ws.close(CloseCode.INTERNAL_ERROR, "internal error")
+    finally:
+        _forget_groups(ws, route.chain)
 
 
 def _refusal(result: RoutedPath | Response) -> tuple[int, str] | None:
@@ -213,8 +231,12 @@ def choose_subprotocol(route: Route, offered: Sequence[str]) -> Subprotocol:
     for subprotocol in route.subprotocols:
         if subprotocol in offered:
             return Subprotocol(subprotocol)
-    supported = ", ".join(route.subprotocols)
-    raise NegotiationError(f"no subprotocol in common; route {route.pattern} supports {supported}")
+    raise NegotiationError(_no_common_subprotocol(route))
+
+
+def _no_common_subprotocol(route: Route) -> str:
+    assert route.subprotocols is not None
+    return f"no subprotocol in common; {route.pattern} supports {', '.join(route.subprotocols)}"
 
 
 _routed_classes: dict[tuple[type[Any], type[Any]], type[Any]] = {}
@@ -241,7 +263,8 @@ def routed_class(base: type[Any], routed: type[T]) -> type[T]:
 # connections carry the RoutedPath of the handshake as `routed_path`.
 
 
-def _offered(headers: Headers) -> list[str] | None:
+def offered_subprotocols(headers: Headers) -> list[str] | None:
+    """The subprotocols a handshake request offers; None if the header is malformed."""
     try:
         return [
             p
@@ -260,13 +283,11 @@ def route_handshake(router: Router, target: str, headers: Headers) -> RoutedPath
     """
     result = begin(router, target)
     if isinstance(result, RoutedPath) and result.route.subprotocols is not None:
-        offered = _offered(headers)
+        offered = offered_subprotocols(headers)
         if offered is not None and not any(p in offered for p in result.route.subprotocols):
-            supported = ", ".join(result.route.subprotocols)
             return text_response(
                 http.HTTPStatus.BAD_REQUEST,
-                f"Failed to open a WebSocket connection: no subprotocol in common; "
-                f"{result.route.pattern} supports {supported}.\n",
+                f"Failed to open a WebSocket connection: {_no_common_subprotocol(result.route)}.\n",
             )
     return result
 
@@ -343,8 +364,8 @@ def serve_arguments(
 def connection_handler(router: Router) -> Callable[[Any], Awaitable[None]]:
     """The handler for websockets' asyncio or trio ``serve()``.
 
-    A plain function returning the handler's coroutine: no coroutine of ours
-    stays alive beside the user's for the life of the connection.
+    A plain function returning :func:`run_handler`'s coroutine, so that only that
+    one coroutine of ours, not a second, runs beside the user's handler.
     """
 
     def handler(connection: Any) -> Awaitable[None]:

@@ -2,7 +2,10 @@
 
 This is core: plain dicts and sets, no I/O. :func:`~._dispatch.run_handler` joins a
 connection when its handler starts and leaves it when the handler ends, so
-nothing is kept for closed connections.
+nothing is kept for closed connections. Threaded handlers
+(:func:`~._dispatch.run_handler_sync`) aren't tracked by route: broadcast doesn't
+deliver to them, and a registry isn't thread-safe; the groups they joined are
+forgotten when they end.
 """
 
 from __future__ import annotations
@@ -88,8 +91,16 @@ class Registry:
         elif members is ws:
             del by_params[key]
         if self.memberships:
-            for group in self.memberships.pop(ws, ()):
-                self.leave_group(ws, group)
+            self.forget(ws)
+
+    def forget(self, ws: Any) -> None:
+        """Remove ``ws`` from every group it joined."""
+        for group in self.memberships.pop(ws, ()):
+            members = self.groups.get(group)
+            if members is not None:
+                members.discard(ws)
+                if not members:
+                    del self.groups[group]
 
     def join_group(self, ws: Any, group: str) -> None:
         """Add ``ws`` to ``group``; it leaves every group when its handler ends."""

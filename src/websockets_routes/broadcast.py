@@ -99,6 +99,18 @@ class MemoryBackend(BroadcastBackend):
         """Nothing to close."""
 
 
+def redact_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``, fit for logs; never raises.
+
+    The password may itself contain "/" or "@": the host follows the last "@".
+    """
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, address = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{sep}{userinfo.partition(':')[0]}:***@{address}"
+
+
 def backend_from_url(url: str | None, **options: Any) -> BroadcastBackend:
     """The backend for ``url``: ``memory://`` (or None), ``redis://``, ``rediss://``, ``unix://``.
 
@@ -198,6 +210,8 @@ class Broadcaster:
         )
         self._params: dict[Route, tuple[tuple[str, Converter[Any]], ...]] = {}
         self._start: asyncio.Task[None] | None = None
+        # Set by aclose(), or when the backend fails to start: broadcasts stay local.
+        self._closed = False
         # A process must listen once it holds a connection, even if it never sends.
         router.connections.on_join = self._start_soon if self.backend.remote else None
 
@@ -234,9 +248,25 @@ class Broadcaster:
                 logger.warning("broadcast needs an asyncio event loop; this one isn't")
                 return
             self._start = loop.create_task(self.backend.start(self.receive))
+            self._start.add_done_callback(self._started)
+
+    def _started(self, task: asyncio.Task[None]) -> None:
+        # Nobody may await the task: report a failure here, not at garbage collection.
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            self._closed = True
+            logger.error(
+                "broadcast backend %r failed to start; delivering to local connections only",
+                self.backend,
+                exc_info=exc,
+            )
 
     async def aclose(self) -> None:
-        """Stop the backend; broadcasts are then delivered in this process only."""
+        """Stop the backend; broadcasts are then delivered in this process only.
+
+        Broadcasts sent after this still reach this process's connections; nothing
+        is published, so other processes don't get them.
+        """
+        self._closed = True
         self.router.connections.on_join = None
         if self._start is not None:
             await asyncio.gather(self._start, return_exceptions=True)
@@ -260,14 +290,14 @@ class Broadcaster:
         route, texts, key = self._target(name, params)
         registry = self.router.connections
         deliver(registry.members(route, key, every=texts is None), message)
-        if self.backend.remote:
+        if self.backend.remote and not self._closed:
             self._start_soon()
             self.backend.publish(_encode(_ROUTE, [name, texts], message))
 
     async def broadcast_group(self, group: str, message: Message) -> None:
         """Send ``message`` to the connections in ``group``, in every process."""
         deliver(self.router.connections.group_members(group), message)
-        if self.backend.remote:
+        if self.backend.remote and not self._closed:
             self._start_soon()
             self.backend.publish(_encode(_GROUP, group, message))
 

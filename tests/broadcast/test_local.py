@@ -17,6 +17,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from websockets_routes import RoutedPath, Router
 from websockets_routes.broadcast import (
+    BroadcastBackend,
     BroadcastError,
     MemoryBackend,
     backend_from_url,
@@ -415,5 +416,142 @@ def test_unhashable_params_are_tracked_by_repr() -> None:
             assert await ws.recv() == "tagged"
             await ws.close()
             await until(lambda: count(router) == 0)
+
+    run(main())
+
+
+class RecordingBackend(BroadcastBackend):
+    """A remote backend that records what it is asked to publish."""
+
+    def __init__(self, *, fail_start: bool = False) -> None:
+        self.published: list[bytes] = []
+        self.fail_start = fail_start
+
+    async def start(self, receive: Callable[[bytes], None]) -> None:
+        """Start, or fail to if asked to."""
+        if self.fail_start:
+            raise RuntimeError("cannot start")
+
+    def publish(self, frame: bytes) -> None:
+        """Record ``frame``."""
+        self.published.append(frame)
+
+    async def aclose(self) -> None:
+        """Nothing to close."""
+
+
+def test_broadcasts_after_aclose_stay_local() -> None:
+    """After the broadcaster is closed, broadcasts reach local connections and publish nothing."""
+
+    async def main() -> None:
+        router = make_router()
+        backend = RecordingBackend()
+        router.use_broadcast(backend)
+        async with serving(router) as url:
+            (ws,) = await clients(router, url, "/rooms/a")
+            await router.broadcast("room", "before", room="a")
+            await router.broadcaster.aclose()
+            await router.broadcast("room", "after", room="a")
+            await router.broadcast_group("g", "after")
+            assert [await ws.recv(), await ws.recv()] == ["before", "after"]
+            assert len(backend.published) == 1
+            await ws.close()
+
+    run(main())
+
+
+def test_backend_that_fails_to_start_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """A backend whose start fails logs an ERROR and broadcasts stay local from then on."""
+
+    async def main() -> None:
+        router = make_router()
+        backend = RecordingBackend(fail_start=True)
+        router.use_broadcast(backend)
+        await router.broadcast("lobby", "first")
+        await until(lambda: any("failed to start" in r.getMessage() for r in caplog.records))
+        await router.broadcast("lobby", "second")
+        assert len(backend.published) == 1
+
+    with caplog.at_level(logging.INFO, logger="websockets_routes"):
+        run(main())
+    (failed,) = [r for r in caplog.records if "failed to start" in r.getMessage()]
+    assert failed.levelname == "ERROR"
+    assert failed.exc_info is not None
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://127.0.0.1:notaport/0", "'redis://127.0.0.1:notaport/0': Port could not"),
+        ("redis://u:s3cret@127.0.0.1:99999/0", "'redis://u:***@127.0.0.1:99999/0': Port out"),
+        ("redis://u:s3/cret@127.0.0.1/0", "'redis://u:***@127.0.0.1/0': its password"),
+        ("redis://u:s3cret@[::1:6379/0", "'redis://u:***@[::1:6379/0': Invalid IPv6"),
+    ],
+)
+def test_malformed_redis_url_is_refused_at_configuration(url: str, shown: str) -> None:
+    """A malformed Redis URL raises ValueError from use_broadcast(), without its password."""
+    pytest.importorskip("redis")
+    router = make_router()
+    with pytest.raises(ValueError, match=r"^invalid Redis URL ") as raised:
+        router.use_broadcast(url)
+    assert shown in str(raised.value)
+    assert "s3" not in str(raised.value)
+
+
+def test_threaded_handlers_leave_their_groups() -> None:
+    """Groups joined by a handler of the threaded server are left when the handler ends."""
+    import threading
+
+    from websockets.exceptions import ConnectionClosedOK
+    from websockets.sync.client import connect as sync_connect
+
+    from websockets_routes.sync import serve
+
+    router = Router()
+
+    @router.route("/r")
+    def r(ws: Any, path: RoutedPath) -> None:
+        router.join(ws, "g")
+        ws.send("joined")
+
+    with serve(router, "127.0.0.1", 0) as server:
+        thread = threading.Thread(target=server.serve_forever)
+        thread.start()
+        try:
+            port = server.socket.getsockname()[1]
+            for _ in range(2):
+                with sync_connect(f"ws://127.0.0.1:{port}/r") as ws:
+                    assert ws.recv(TIMEOUT) == "joined"
+                    # The server closes once the handler returned.
+                    with pytest.raises(ConnectionClosedOK):
+                        ws.recv(TIMEOUT)
+                assert router.connections.groups == {}
+                assert router.connections.memberships == {}
+        finally:
+            server.shutdown()
+            thread.join(TIMEOUT)
+
+
+def test_groups_joined_on_an_included_router_are_left() -> None:
+    """A handler that joins a group of the router it was included from leaves it at the end."""
+    chat = Router()
+
+    @chat.route("/room")
+    async def room(ws: Any, path: RoutedPath) -> None:
+        chat.join(ws, "g")
+        await chat.broadcast_group("g", "via chat")
+
+    app = Router()
+    app.include(chat, prefix="/chat")
+
+    async def main() -> None:
+        async with serving(app) as url:
+            for _ in range(2):
+                ws = await connect(url + "/chat/room")
+                assert await ws.recv() == "via chat"
+                # The server closes once the handler returned.
+                await ws.wait_closed()
+                assert chat.connections.groups == {}
+                assert chat.connections.memberships == {}
 
     run(main())

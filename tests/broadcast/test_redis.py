@@ -208,3 +208,176 @@ def test_two_routers_in_one_loop_through_redis() -> None:
             assert counts == [{"one": 1, "two": 1, "end": 1}] * 2
 
         asyncio.run(main())
+
+
+# Regressions around a reconnect, a hung Redis and forked workers: RedisBackends
+# in one loop stand for processes (each has its own tag and connections).
+
+
+async def wait_for(condition: Any, timeout: float = TIMEOUT) -> None:
+    """Poll ``condition()`` until it holds, for at most ``timeout`` seconds."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def crosses(sender: Any, received: list[bytes], frame: bytes) -> bool:
+    """Whether ``frame``, published once by ``sender``, lands in ``received`` in time."""
+    sender.publish(frame)
+    try:
+        await wait_for(lambda: frame in received)
+    except TimeoutError:
+        return False
+    return True
+
+
+def test_first_broadcast_after_redis_restart_crosses_processes() -> None:
+    """Once the backend says Redis is back, the very first broadcast reaches the other process."""
+    from websockets_routes._redis import RedisBackend
+
+    with redis_server() as redis:
+
+        async def main() -> None:
+            received: list[bytes] = []
+            a = RedisBackend(redis.url, max_backoff=0.2, connect_timeout=1.0)
+            b = RedisBackend(redis.url, max_backoff=0.2, connect_timeout=1.0)
+            await a.start(lambda frame: None)
+            await b.start(received.append)
+            try:
+                # The publishing connection exists before the outage.
+                assert await crosses(a, received, b"before")
+                redis.kill()
+                await wait_for(lambda: not a.connected and not b.connected)
+                redis.start()
+                await wait_for(lambda: a.connected and b.connected)
+                assert await crosses(a, received, b"first after")
+                assert a.dropped == 0
+            finally:
+                await a.aclose()
+                await b.aclose()
+
+        asyncio.run(main())
+
+
+def test_hung_redis_is_detected_and_recovered(caplog: Any) -> None:
+    """A hung Redis (SIGSTOP) is lost within two ping intervals, and found again after SIGCONT."""
+    import logging
+    import os
+    import signal
+
+    from websockets_routes._redis import RedisBackend
+
+    with redis_server() as redis:
+        assert redis.proc is not None
+        pid = redis.proc.pid
+
+        async def main() -> None:
+            received: list[bytes] = []
+            a, b = (
+                RedisBackend(redis.url, max_backoff=0.2, connect_timeout=0.5, ping_interval=0.2)
+                for _ in range(2)
+            )
+            await a.start(lambda frame: None)
+            await b.start(received.append)
+            stopped = False
+            try:
+                assert await crosses(a, received, b"before")
+                os.kill(pid, signal.SIGSTOP)
+                stopped = True
+                await wait_for(lambda: not a.connected and not b.connected, 3.0)
+                a.publish(b"during")
+                assert a.dropped == 1
+                os.kill(pid, signal.SIGCONT)
+                stopped = False
+                await wait_for(lambda: a.connected and b.connected)
+                assert await crosses(a, received, b"after")
+                assert b"during" not in received
+            finally:
+                if stopped:
+                    os.kill(pid, signal.SIGCONT)
+                await a.aclose()
+                await b.aclose()
+
+        with caplog.at_level(logging.INFO, logger="websockets_routes"):
+            asyncio.run(main())
+    lost = [r for r in caplog.records if "lost Redis broadcast" in r.getMessage()]
+    assert len(lost) == 2
+    assert all(r.levelname == "WARNING" and "PING" in r.getMessage() for r in lost)
+    assert len([r for r in caplog.records if "is back after" in r.getMessage()]) == 2
+
+
+def test_failed_publication_is_a_loss_and_recovers(caplog: Any) -> None:
+    """A publication that can't reach Redis marks it lost; delivery resumes by itself."""
+    import logging
+    import socket
+
+    from websockets_routes._redis import RedisBackend
+
+    with redis_server() as redis:
+
+        async def main() -> None:
+            received: list[bytes] = []
+            a = RedisBackend(redis.url, max_backoff=0.2, ping_interval=0.2)
+            b = RedisBackend(redis.url, max_backoff=0.2, ping_interval=0.2)
+            await a.start(lambda frame: None)
+            await b.start(received.append)
+            try:
+                assert await crosses(a, received, b"before")
+                # Break the publishing connections only, not the subscriptions.
+                with socket.create_connection(("127.0.0.1", redis.port), timeout=1.0) as sock:
+                    sock.sendall(b"CLIENT KILL TYPE normal\r\n")
+                    assert sock.recv(16).startswith(b":")
+                a.publish(b"lost")
+                await wait_for(lambda: not a.connected)
+                await wait_for(lambda: a.connected)
+                assert await crosses(a, received, b"after")
+            finally:
+                await a.aclose()
+                await b.aclose()
+
+        with caplog.at_level(logging.INFO, logger="websockets_routes"):
+            asyncio.run(main())
+    lost = [r for r in caplog.records if "lost Redis broadcast" in r.getMessage()]
+    assert [r.levelname for r in lost] == ["WARNING"]
+
+
+def _publish_from_fork(backend: Any) -> None:
+    """In a forked worker: start the inherited backend and publish until stopped."""
+
+    async def main() -> None:
+        await backend.start(lambda frame: None)
+        while True:
+            backend.publish(b"from the child")
+            await asyncio.sleep(0.05)
+
+    asyncio.run(main())
+
+
+def test_forked_workers_receive_each_others_messages() -> None:
+    """Workers forked after the backend was created tag their messages apart."""
+    import multiprocessing
+
+    from websockets_routes._redis import RedisBackend
+
+    with redis_server() as redis:
+        # As with use_broadcast() at import time and workers forked afterwards.
+        backend = RedisBackend(redis.url, connect_timeout=1.0)
+        child = multiprocessing.get_context("fork").Process(
+            target=_publish_from_fork, args=(backend,)
+        )
+        child.start()
+        try:
+
+            async def main() -> None:
+                received: list[bytes] = []
+                await backend.start(received.append)
+                try:
+                    await wait_for(lambda: b"from the child" in received)
+                finally:
+                    await backend.aclose()
+
+            asyncio.run(main())
+        finally:
+            assert child.pid is not None
+            child.kill()
+            child.join(TIMEOUT)
