@@ -84,19 +84,27 @@ def test_package_exports_are_all() -> None:
 
 
 def test_star_import_is_all() -> None:
-    """`from websockets_routes import *` brings in exactly __all__."""
+    """`from websockets_routes import *` brings in exactly __all__, without a warning."""
     namespace: dict[str, object] = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        exec("from websockets_routes import *", namespace)
+    exec("from websockets_routes import *", namespace)  # filterwarnings=error applies
     namespace.pop("__builtins__")
     assert set(namespace) == set(websockets_routes.__all__)
+    assert "Protocol" not in namespace
+
+
+def test_legacy_protocol_loads_on_first_use() -> None:
+    """websockets_routes.Protocol is the legacy adapter's class, loaded when asked for."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from websockets_routes.legacy import Protocol
+
+        assert websockets_routes.Protocol is Protocol
 
 
 def test_core_exports_reexported() -> None:
     """The public core classes are exported by the package from where they live."""
     for name in websockets_routes.__all__:
-        if name in {"__version__", "Protocol"}:
+        if name == "__version__":
             continue
         value = getattr(websockets_routes, name)
         module = getattr(value, "__module__", None)

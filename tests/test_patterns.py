@@ -131,6 +131,8 @@ def test_mixed_segment_match(pattern: str, segment: str, expected: object) -> No
         ("/{a}{b}", r"parameters \{a\} and \{b\} touch"),
         ("/x{a:int}{b:int}y", r"parameters \{a\} and \{b\} touch"),
         ("/{a:nope}", "unknown converter 'nope' for {a}; known converters: "),
+        ("/{a:}", r"\{a:\} has an empty or space-padded converter ''; write \{a\}"),
+        ("/{a:int }", r"\{a:int \} has an empty or space-padded converter 'int '"),
         ("/.", "has the segment '.', which no valid request can contain"),
         ("/..", "has the segment '..', which no valid request can contain"),
         ("/a/../b", "has the segment '..'"),

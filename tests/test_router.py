@@ -930,3 +930,12 @@ def test_route_refused_by_an_includer_is_not_declared() -> None:
         add(child, "/free", "taken")
     assert child.routes == []
     assert root.match("/child/free") is None
+
+
+def test_redirect_escapes_raw_bytes_of_the_target() -> None:
+    """Raw bytes (surrogate-escaped by websockets 14 and the legacy API) are percent-encoded."""
+    router = make(("/a", "a"), redirect_slashes=True)
+    response = router.resolve("/a/?q=\udcff")
+    assert isinstance(response, Response)
+    assert response.status_code == 308
+    assert response.headers["Location"] == "/a?q=%FF"

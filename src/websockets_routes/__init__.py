@@ -19,7 +19,7 @@ from .converters import (
 from .exceptions import BadRequest, RouteError, URLBuildError
 
 if TYPE_CHECKING:
-    from .legacy import Protocol
+    from .legacy import Protocol as Protocol
 
 __version__ = "1.0.0.dev0"
 
@@ -31,7 +31,6 @@ __all__ = [
     "Hook",
     "IntConverter",
     "PathConverter",
-    "Protocol",
     "QueryParams",
     "RegexConverter",
     "Route",
@@ -48,6 +47,7 @@ __all__ = [
 def __getattr__(name: str) -> object:
     # Protocol is for websockets' legacy API, which warns when imported: load it
     # on first use only, so that users of the current API never see the warning.
+    # For the same reason it stays out of __all__: a star import mustn't load it.
     if name == "Protocol":
         from .legacy import Protocol
 

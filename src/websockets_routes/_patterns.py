@@ -239,6 +239,12 @@ def _parse_param(pattern: str, body: str, converters: Mapping[str, Converter[Any
         )
     if not colon:
         return Param(name, converters["str"])
+    if not spec or spec.strip() != spec:
+        known = ", ".join(sorted(converters))
+        raise RouteError(
+            f"route pattern {pattern!r}: {{{body}}} has an empty or space-padded converter "
+            f"{spec!r}; write {{{name}}} or one of: {known}, or a regular expression"
+        )
     if spec in converters:
         return Param(name, converters[spec])
     if spec.isidentifier():

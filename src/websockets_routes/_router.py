@@ -336,7 +336,7 @@ class Router:
             other = raw[:-1] if raw.endswith("/") else raw + "/"
             if raw != "/" and self.match(other) is not None:
                 response = text_response(http.HTTPStatus.PERMANENT_REDIRECT, "")
-                location = _UNSAFE_IN_LOCATION.sub(lambda c: quote(c.group()), other + mark + query)
+                location = _UNSAFE_IN_LOCATION.sub(_escape_location, other + mark + query)
                 response.headers["Location"] = location
                 return response
         return self.not_found(target)
@@ -611,6 +611,12 @@ class Router:
             found.add(parent)
             found |= parent._ancestors()
         return found
+
+
+def _escape_location(found: re.Match[str]) -> str:
+    # Raw bytes that aren't UTF-8 reach us surrogate-escaped (websockets 14, legacy
+    # API): percent-encode the byte they stand for.
+    return quote(found.group(), errors="surrogateescape")
 
 
 def _shape(route: Route) -> tuple[Any, ...]:

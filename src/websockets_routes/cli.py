@@ -32,6 +32,7 @@ from typing import Any
 
 from ._router import Route, Router
 from .asyncio import RoutedConnection
+from .broadcast import redact_url
 
 __all__ = [
     "AccessLogConnection",
@@ -138,7 +139,7 @@ def _qualname(obj: Any) -> str:
 
 
 def route_table(router: Router) -> str:
-    """The routes of ``router`` as aligned columns, one line per route, in match order."""
+    """The routes of ``router`` as aligned columns, one line per route, in declaration order."""
     header = ("PATTERN", "NAME", "KIND", "ENDPOINT", "SUBPROTOCOLS", "HOOKS")
     rows = [header]
     for route in router.routes:
@@ -248,7 +249,7 @@ def _announce(options: ServeOptions, router: Router, host: str, port: int) -> No
     url = _format_url(host, port)
     processes = f"{options.workers} workers" if options.workers > 1 else "1 process"
     if options.broadcast is not None:
-        processes += f", broadcast through {_redact(options.broadcast)}"
+        processes += f", broadcast through {redact_url(options.broadcast)}"
     print(
         f"websockets-routes: serving {options.reference} on {url} ({processes}, Ctrl-C to stop); "
         f"connect with: python -m websockets {url}{_example_path(router)}",
@@ -583,7 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
     routes = commands.add_parser(
         "routes",
         help="print the route table",
-        description="Print the route table of a router, in match order.",
+        description="Print the route table of a router, in declaration order.",
     )
     routes.add_argument("reference", metavar="module:router", help="where the Router is")
     routes.set_defaults(run=_command_routes)
@@ -649,24 +650,6 @@ def _check_broadcast(url: str) -> None:
         raise BadOption(f"--broadcast: {exc}") from None
     except ImportError as exc:
         raise _Fatal(f"--broadcast: {exc}") from None
-    if url.partition("://")[0].lower() in ("redis", "rediss", "unix"):
-        # redis-py parses URLs only when it connects; its parser is untyped.
-        parse_url: Any = importlib.import_module("redis.connection").parse_url
-        try:
-            parse_url(url)
-        except ValueError as exc:
-            raise BadOption(f"--broadcast: invalid Redis URL {_redact(url)!r}: {exc}") from None
-
-
-def _redact(url: str) -> str:
-    """``url`` with its password replaced by ``***``, fit for logs; never raises."""
-    scheme, sep, rest = url.partition("://")
-    netloc, slash, path = rest.partition("/")
-    userinfo, at, address = netloc.rpartition("@")
-    if not at or ":" not in userinfo:
-        return url
-    user = userinfo.partition(":")[0]
-    return f"{scheme}{sep}{user}:***@{address}{slash}{path}"
 
 
 def _command_routes(args: argparse.Namespace) -> int:

@@ -11,13 +11,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from websockets.datastructures import Headers
-from websockets.headers import parse_subprotocol
 from websockets.http11 import Response
 from websockets.legacy.server import HTTPResponse, Serve, WebSocketServerProtocol
 from websockets.legacy.server import serve as websockets_serve
 from websockets.typing import Subprotocol
 
-from ._dispatch import begin, choose_subprotocol, handle, routed_class, run_handler, run_hooks
+from ._dispatch import (
+    choose_subprotocol,
+    handle,
+    offered_subprotocols,
+    route_handshake,
+    routed_class,
+    run_handler,
+    run_hooks,
+)
 from ._path import RoutedPath
 from ._router import Router
 
@@ -67,7 +74,7 @@ class Protocol(WebSocketServerProtocol):
         response = await super().process_request(path, request_headers)
         if response is not None:
             return response
-        result = begin(self.router, path)
+        result = route_handshake(self.router, path, request_headers)
         if isinstance(result, Response):
             return _http_response(result)
         self.routed_path = result
@@ -89,12 +96,7 @@ class Protocol(WebSocketServerProtocol):
         path = self.routed_path
         if path is None or path.route.subprotocols is None:
             return super().process_subprotocol(headers, available_subprotocols)
-        offered = [
-            subprotocol
-            for value in headers.get_all("Sec-WebSocket-Protocol")
-            for subprotocol in parse_subprotocol(value)
-        ]
-        return choose_subprotocol(path.route, offered)
+        return choose_subprotocol(path.route, offered_subprotocols(headers) or [])
 
 
 async def _run(protocol: WebSocketServerProtocol) -> None:

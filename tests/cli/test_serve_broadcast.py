@@ -38,6 +38,13 @@ def receive(ws: ClientConnection) -> dict[str, Any]:
         ("redis://127.0.0.1:99999/0", "invalid Redis URL 'redis://127.0.0.1:99999/0'"),
         ("redis://:s3cret@127.0.0.1:port/0", "invalid Redis URL 'redis://:***@127.0.0.1:port/0'"),
         ("redis://u:s3cret@[::1:6379/0", "invalid Redis URL 'redis://u:***@[::1:6379/0'"),
+        # A password with "/" and "#" in it is still hidden, and redis-py's message
+        # (which would quote part of it) isn't repeated.
+        (
+            "redis://u:s3/cret@127.0.0.1:port/0",
+            "invalid Redis URL 'redis://u:***@127.0.0.1:port/0'",
+        ),
+        ("redis://u:s3#cret@127.0.0.1/0", "invalid Redis URL 'redis://u:***@127.0.0.1/0'"),
     ],
 )
 def test_invalid_urls_are_one_line_and_exit_2(url: str, error: str) -> None:
