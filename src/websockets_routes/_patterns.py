@@ -8,6 +8,7 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
+from ._path import _CONTROL
 from .converters import (
     NO_MATCH,
     Converter,
@@ -18,8 +19,6 @@ from .converters import (
 from .exceptions import RouteError
 
 __all__ = ["Mixed", "Param", "Rest", "Segment", "Static", "parse_pattern"]
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)

@@ -138,9 +138,6 @@ class IntConverter(Converter[int]):
         return text
 
 
-_FLOAT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
-
-
 class FloatConverter(Converter[float]):
     """A finite decimal number such as ``1.5``, ``-2`` or ``1e-05`` (ASCII, 32 chars max)."""
 
@@ -171,7 +168,7 @@ class FloatConverter(Converter[float]):
         return repr(number)
 
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+_FLOAT = re.compile(FloatConverter.regex)
 
 
 class UUIDConverter(Converter[uuid.UUID]):
@@ -195,6 +192,9 @@ class UUIDConverter(Converter[uuid.UUID]):
         if not isinstance(value, uuid.UUID):
             raise ValueError(f"expected a uuid.UUID, got {type(value).__name__}")
         return str(value)
+
+
+_UUID = re.compile(UUIDConverter.regex)
 
 
 class PathConverter(Converter[str]):
