@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import re
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from .examples import running_example
+
 pytest.importorskip("msgspec", reason="the chat example needs msgspec")
 
-ROOT = Path(__file__).resolve().parent.parent
 #: Bound for the demo to start or stop, and for one message to arrive.
 TIMEOUT = 10.0
 
@@ -26,30 +23,14 @@ TIMEOUT = 10.0
 @pytest.fixture
 def demo() -> Iterator[tuple[subprocess.Popen[str], int, str]]:
     """Start `python -m examples.chat` on a free port; yield it, its port and what it printed."""
-    process = subprocess.Popen(
-        [sys.executable, "-u", "-m", "examples.chat", "--port", "0"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONWARNINGS": "error"},
-    )
-    try:
+    args = ["-m", "examples.chat", "--port", "0"]
+    with running_example(args, r"http://127\.0\.0\.1:(\d+)", TIMEOUT) as (process, found):
         assert process.stdout is not None
-        first = process.stdout.readline()
-        found = re.search(r"http://127\.0\.0\.1:(\d+)", first)
-        assert found, f"unexpected first line: {first!r}"
         # The hints come in one write, ending with the line about --broadcast.
-        banner = [first]
+        banner = [found.string]
         while "--broadcast" not in banner[-1] and len(banner) < 20:
             banner.append(process.stdout.readline())
         yield process, int(found.group(1)), "".join(banner)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=TIMEOUT)
-        if process.stdout is not None:
-            process.stdout.close()
 
 
 def test_demo_serves_the_chat_and_stops_on_sigint(

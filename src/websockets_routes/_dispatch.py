@@ -70,16 +70,13 @@ def begin(router: Router, target: str, *, handshake: bool = True) -> RoutedPath 
     return result
 
 
-def _steps(path: RoutedPath) -> list[Any]:
+def _steps(path: RoutedPath) -> tuple[Any, ...]:
     route = path.route
-    steps: list[Any] = list(route.hooks)
     if route.view_class is not None:
         process_request = getattr(path.view, "process_request", None)
         if process_request is not None:
-            steps.append(process_request)
-    if route.kind == "http":
-        steps.append(route.endpoint)
-    return steps
+            return (*route.steps, process_request)
+    return route.steps
 
 
 def _failed(route: Route, step: Any) -> Response:

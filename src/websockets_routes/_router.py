@@ -50,6 +50,8 @@ class Route:
         view_class: The class for class views, else None.
         subprotocols: The subprotocols this route negotiates, or None.
         hooks: Every hook that runs before the handshake completes, in order.
+        steps: The hooks, then an HTTP endpoint: what runs in the handshake before
+            a class view's ``process_request``.
     """
 
     __slots__ = (
@@ -62,6 +64,7 @@ class Route:
         "own_hooks",
         "pattern",
         "segments",
+        "steps",
         "subprotocols",
         "view_class",
     )
@@ -88,6 +91,7 @@ class Route:
         # The routers this route was declared or included in, outermost first.
         self.chain = chain
         self.hooks: tuple[Hook, ...] = ()
+        self.steps: tuple[Callable[..., Any], ...] = ()
         self.has_hooks = False
         self.refresh_hooks()
 
@@ -96,6 +100,9 @@ class Route:
         hooks = [hook for router in self.chain for hook in router.hooks]
         hooks.extend(self.own_hooks)
         self.hooks = tuple(hooks)
+        # What runs in the handshake before a class view's process_request: the
+        # hooks, then an HTTP endpoint (HTTP endpoints are never class views).
+        self.steps = (*self.hooks, self.endpoint) if self.kind == "http" else self.hooks
         # With no hook, no view hook and no HTTP endpoint, a handshake is routed
         # without a coroutine.
         self.has_hooks = bool(

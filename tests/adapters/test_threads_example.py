@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import re
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from ..examples import running_example
 from .helpers import TIMEOUT, client, conversation, rejection
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "threads.py"
@@ -20,23 +18,11 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "threads.py"
 @pytest.fixture
 def example() -> Iterator[tuple[subprocess.Popen[str], int]]:
     """Start examples/threads.py on a free port; yield the process and its port."""
-    process = subprocess.Popen(
-        [sys.executable, "-u", str(EXAMPLE), "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONWARNINGS": "error"},
-    )
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        found = re.search(r"ws://127\.0\.0\.1:(\d+)", first)
-        assert found, f"unexpected first line: {first!r}"
+    with running_example([str(EXAMPLE), "0"], r"ws://127\.0\.0\.1:(\d+)", TIMEOUT) as (
+        process,
+        found,
+    ):
         yield process, int(found.group(1))
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=TIMEOUT)
 
 
 def test_threads_example_serves_and_stops_on_sigint(
