@@ -212,6 +212,61 @@ def test_default_converters() -> None:
     assert sorted(Router().converters) == ["float", "int", "path", "str", "uuid"]
 
 
+def test_default_converters_are_read_only() -> None:
+    """The built-in converters can't be changed for every router, only per router."""
+    with pytest.raises(TypeError):
+        DEFAULT_CONVERTERS["slug"] = StrConverter()  # type: ignore[index]
+    Router(converters={"slug": StrConverter(), "int": FloatConverter()})
+    assert "slug" not in DEFAULT_CONVERTERS
+    assert type(Router().converters["int"]) is IntConverter
+
+
+def test_no_match_is_a_named_sentinel() -> None:
+    """NO_MATCH is one falsy-free, readable sentinel that survives copying."""
+    import copy
+
+    assert repr(NO_MATCH) == "NO_MATCH"
+    assert copy.deepcopy(NO_MATCH) is NO_MATCH
+    assert IntConverter().match("x") is NO_MATCH
+
+
+@pytest.mark.parametrize(
+    ("hide", "outcome"),
+    [
+        ("re._parser", "checked"),
+        ("re._parser sre_parse", "ImportError: websockets_routes checks route regexes"),
+    ],
+)
+def test_regex_checks_without_re_parser(hide: str, outcome: str) -> None:
+    """Without re._parser, regexes are checked with sre_parse, or import fails saying why."""
+    import subprocess
+    import sys
+
+    code = f"""
+import re, sys, warnings
+warnings.simplefilter("error")
+# Where re._parser is missing, sre_parse may still hold the same parser.
+sys.modules["sre_parse"] = re._parser
+del re._parser
+for name in {hide.split()!r}:
+    sys.modules[name] = None
+try:
+    from websockets_routes.converters import check_regex
+except ImportError as exc:
+    print(f"ImportError: {{exc}}")
+else:
+    assert check_regex("[a-z]+") == 255
+    try:
+        check_regex("(a+)+")
+    except ValueError:
+        print("checked")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.startswith(outcome), result.stderr
+
+
 def test_base_converter_is_identity() -> None:
     """The base Converter accepts any text and writes values with str()."""
     converter: Converter[str] = Converter()

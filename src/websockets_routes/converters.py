@@ -17,20 +17,38 @@ Register your own by name with ``Router(converters={"name": MyConverter()})``.
 
 from __future__ import annotations
 
+import enum
 import math
 import re
 import uuid
-from collections.abc import Hashable
-from re import _parser  # type: ignore[attr-defined]
-from typing import Any, ClassVar, Generic, TypeVar
+import warnings
+from collections.abc import Hashable, Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar, Final, Generic, Literal, TypeAlias, TypeVar
 
 from .exceptions import RouteError
 
+try:
+    from re import _parser  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - Python < 3.11 or an interpreter without it
+    try:
+        # Deprecated, with a warning on import, but the same parser.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import sre_parse as _parser
+    except ImportError:
+        raise ImportError(
+            "websockets_routes checks route regexes with the standard library's regex "
+            "parser (re._parser or sre_parse), which this Python lacks; use CPython 3.11+"
+        ) from None
+
 __all__ = [
     "DEFAULT_CONVERTERS",
+    "NO_MATCH",
     "Converter",
     "FloatConverter",
     "IntConverter",
+    "NoMatch",
     "PathConverter",
     "RegexConverter",
     "StrConverter",
@@ -39,9 +57,20 @@ __all__ = [
 
 T = TypeVar("T")
 
-# Returned by Converter.match() when a segment is refused. Refusal is common on the
-# 404 path, so built-in converters return this instead of raising.
-NO_MATCH: Any = object()
+
+class _NoMatch(enum.Enum):
+    # An enum member is a sentinel that type checkers narrow with `is`.
+    NO_MATCH = "NO_MATCH"
+
+    def __repr__(self) -> str:
+        return "NO_MATCH"
+
+
+#: Returned by :meth:`Converter.match` when a segment is refused. Refusal is common
+#: on the 404 path, so built-in converters return this instead of raising.
+NO_MATCH: Final = _NoMatch.NO_MATCH
+#: The type of :data:`NO_MATCH`, for annotations: ``def match(self, value) -> int | NoMatch``.
+NoMatch: TypeAlias = Literal[_NoMatch.NO_MATCH]
 
 
 class Converter(Generic[T]):
@@ -61,12 +90,12 @@ class Converter(Generic[T]):
         """Convert a value back into a segment (not yet percent-encoded)."""
         return str(value)
 
-    def match(self, value: str) -> T:
-        """Like :meth:`to_python`, but return ``NO_MATCH`` instead of raising."""
+    def match(self, value: str) -> T | NoMatch:
+        """Like :meth:`to_python`, but return :data:`NO_MATCH` instead of raising."""
         try:
             return self.to_python(value)
         except ValueError:
-            return NO_MATCH  # type: ignore[no-any-return]
+            return NO_MATCH
 
     def key(self) -> Hashable:
         """Identity used to detect routes that can never be told apart."""
@@ -115,14 +144,14 @@ class IntConverter(Converter[int]):
         self.max = max
         self.max_digits = max_digits
 
-    def match(self, value: str) -> int:
+    def match(self, value: str) -> int | NoMatch:
         if value.isdigit() and value.isascii() and len(value) <= self.max_digits:
             number = int(value)
             if (self.min is None or number >= self.min) and (
                 self.max is None or number <= self.max
             ):
                 return number
-        return NO_MATCH  # type: ignore[no-any-return]
+        return NO_MATCH
 
     def to_python(self, value: str) -> int:
         number = self.match(value)
@@ -144,9 +173,9 @@ class FloatConverter(Converter[float]):
     regex = r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
     weight = 30
 
-    def match(self, value: str) -> float:
+    def match(self, value: str) -> float | NoMatch:
         if len(value) > 32 or _FLOAT.fullmatch(value) is None:
-            return NO_MATCH  # type: ignore[no-any-return]
+            return NO_MATCH
         number = float(value)
         return number if math.isfinite(number) else NO_MATCH
 
@@ -177,9 +206,9 @@ class UUIDConverter(Converter[uuid.UUID]):
     regex = r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
     weight = 10
 
-    def match(self, value: str) -> uuid.UUID:
+    def match(self, value: str) -> uuid.UUID | NoMatch:
         if len(value) != 36 or _UUID.fullmatch(value) is None:
-            return NO_MATCH  # type: ignore[no-any-return]
+            return NO_MATCH
         return uuid.UUID(value)
 
     def to_python(self, value: str) -> uuid.UUID:
@@ -246,9 +275,9 @@ class RegexConverter(Converter[str]):
     def regex(self) -> str:  # type: ignore[override]
         return f"(?:{self.pattern})"
 
-    def match(self, value: str) -> str:
+    def match(self, value: str) -> str | NoMatch:
         if len(value) > self.max_length or self._compiled.fullmatch(value) is None:
-            return NO_MATCH  # type: ignore[no-any-return]
+            return NO_MATCH
         return value
 
     def to_python(self, value: str) -> str:
@@ -350,11 +379,14 @@ def _walk(pattern: str, items: Any, inside_repeat: bool) -> tuple[int, int]:
     return repeats, choices
 
 
-#: Converters available by name in every router.
-DEFAULT_CONVERTERS: dict[str, Converter[Any]] = {
-    "str": StrConverter(),
-    "int": IntConverter(),
-    "float": FloatConverter(),
-    "uuid": UUIDConverter(),
-    "path": PathConverter(),
-}
+#: Converters available by name in every router, read-only: pass your own to
+#: ``Router(converters=...)`` instead of changing these for every router.
+DEFAULT_CONVERTERS: Mapping[str, Converter[Any]] = MappingProxyType(
+    {
+        "str": StrConverter(),
+        "int": IntConverter(),
+        "float": FloatConverter(),
+        "uuid": UUIDConverter(),
+        "path": PathConverter(),
+    }
+)
