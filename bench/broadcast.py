@@ -65,7 +65,7 @@ async def _server(redis_url: str | None, conn: Connection) -> None:
         await ws.wait_closed()
 
     if redis_url is not None:
-        from websockets_routes._redis import RedisBackend
+        from websockets_routes.broadcast import RedisBackend
 
         router.use_broadcast(RedisBackend(redis_url, max_pending=1_000_000))
         await router.broadcaster.start()
@@ -76,7 +76,7 @@ async def _server(redis_url: str | None, conn: Connection) -> None:
         while True:
             command, *args = await loop.run_in_executor(None, conn.recv)
             if command == "count":
-                conn.send(len(router.connections.members(router._names["room"], every=True)))
+                conn.send(len(router.connections.members(router.get("room"), every=True)))
             elif command == "broadcast":
                 (count,) = args
                 started = time.monotonic()

@@ -13,14 +13,19 @@ import pytest
 import websockets_routes
 
 PACKAGE_DIR = pathlib.Path(websockets_routes.__file__).parent
-MODULES = sorted(path.stem for path in PACKAGE_DIR.glob("*.py"))
+# Every module, packages' modules too: "broadcast/backends/base".
+MODULES = sorted(
+    str(path.relative_to(PACKAGE_DIR).with_suffix("")) for path in PACKAGE_DIR.rglob("*.py")
+)
 # Modules of the sans-I/O core, importable without optional dependencies.
 CORE = [
+    "_handshake",
     "_matcher",
     "_path",
     "_patterns",
     "_responses",
-    "_router",
+    "_route",
+    "_routes",
     "converters",
     "exceptions",
 ]

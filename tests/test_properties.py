@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from websockets_routes import BadRequest, IntConverter, RoutedPath, Router, URLBuildError
+from websockets_routes._path import decode_path, split_path
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -183,3 +184,61 @@ def test_uuid_and_int_round_trip(value: uuid.UUID, number: int) -> None:
     path = router.match(router.url_for("un", u=value, n=number))
     assert path is not None
     assert path.params == {"u": value, "n": number}
+
+
+# Request targets built from the pieces the decoding rules care about.
+TARGET_PIECES = st.sampled_from(
+    [
+        *("/", "//", ".", "..", "%", "%2F", "%2e", "%C3%A9", "%ff", "%zz", "?", "#"),
+        *("a", "é", " ", "\x00", "\x1f", "\x7f", "\u2028", "\udcff", "x?y=/..", "/./"),
+    ]
+)
+TARGETS = st.lists(TARGET_PIECES, max_size=12).map("".join)
+
+
+def decoded(target: str, *, fast: bool) -> list[str] | type[BadRequest]:
+    """The segments of ``target`` as the fast path (when it applies) or the slow path sees them."""
+    try:
+        if fast:
+            segments, start = split_path(target, target.partition("?")[0])
+            return segments[start:]
+        return decode_path(target)
+    except BadRequest:
+        return BadRequest
+
+
+@SETTINGS
+@given(TARGETS)
+def test_fast_and_slow_decoding_agree(target: str) -> None:
+    """Whether a target takes the fast path or not, it gives the same segments or refusal."""
+    assert decoded(target, fast=True) == decoded(target, fast=False)
+
+
+PATTERN_PARTS = st.lists(
+    st.sampled_from(["a", "b", "é", "a b", "{x}", "{n:int}"]), max_size=3, unique=True
+)
+# What a client may send for each part: as written, encoded, or with something added.
+SENT = {"a": ["a", "%61"], "b": ["b", "b#"], "é": ["é", "%C3%A9"], "a b": ["a b", "a%20b"]}
+SENT |= {"{x}": ["v", "%2F", ".."], "{n:int}": ["7", "x"]}
+
+
+@SETTINGS
+@given(PATTERN_PARTS, st.data())
+def test_static_shortcut_agrees_with_the_trie(parts: list[str], data: st.DataObject) -> None:
+    """The route match() finds (through its static shortcut or not) is what the trie finds."""
+    router = Router()
+    router.route("/" + "/".join(parts), name="r")(_handler)
+    sent = "/" + "/".join(data.draw(st.sampled_from(SENT[part])) for part in parts)
+    target = data.draw(st.one_of(st.just(sent), TARGETS, TARGETS.map(sent.__add__)))
+    segments = decoded(target, fast=False)
+    try:
+        path = router.match(target)
+    except BadRequest:
+        assert segments is BadRequest
+        return
+    expected = None if segments is BadRequest else router._root.match(segments, 0, {})
+    assert (path.route if path is not None else None) is expected
+
+
+async def _handler(ws: Any, path: RoutedPath) -> None:
+    """A handler that does nothing."""

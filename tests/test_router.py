@@ -449,6 +449,33 @@ def test_include_namespaces() -> None:
         outer.url_for("in:item", id=1)
 
 
+def test_get_and_names() -> None:
+    """get() finds a route by the name url_for knows; names lists them in declaration order."""
+    inner = make(("/item/{id:int}", "item"))
+    outer = make(("/", "home"))
+    outer.include(inner, "/inner", namespace="in")
+    assert outer.names == ("home", "in:item")
+    item = outer.get("in:item")
+    assert item is not None
+    assert item.pattern == "/inner/item/{id:int}"
+    assert item.origin is inner.get("item")
+    assert outer.get("item") is None
+    assert inner.names == ("item",)
+
+
+def test_repr_names_the_routes() -> None:
+    """repr(Router) says how many routes it has and shows the first few patterns."""
+    assert repr(Router()) == "<Router 0 routes>"
+    assert repr(make(("/a", "a"))) == "<Router 1 route: /a>"
+    many = make(*[(f"/r{i}", f"r{i}") for i in range(7)])
+    assert repr(many) == "<Router 7 routes: /r0, /r1, /r2, /r3, /r4, ... (2 more)>"
+
+    class App(Router):
+        pass
+
+    assert repr(App()) == "<App 0 routes>"
+
+
 def test_routes_added_after_include() -> None:
     """Routes declared on an included router later show up in every parent."""
     inner = Router()
@@ -556,7 +583,7 @@ def test_hooks_order() -> None:
         "route1",
         "route2",
     ]
-    assert path.route.has_hooks
+    assert path.route.runs_user_code
     late = parent.match("/c/late")
     assert late is not None
     assert names(late.route.hooks) == ["parent1", "parent2", "child1", "child2"]
@@ -579,8 +606,8 @@ def test_hooks_through_two_levels() -> None:
     assert names(path.route.hooks) == ["outer", "middle", "inner"]
 
 
-def test_has_hooks() -> None:
-    """A route has hooks when a hook, an HTTP endpoint or a view process_request applies."""
+def test_runs_user_code() -> None:
+    """A hook, an HTTP endpoint or a view process_request makes a route run user code."""
     router = Router()
     add(router, "/plain", "plain")
     router.http("/h")(handler)
@@ -593,9 +620,9 @@ def test_has_hooks() -> None:
         async def handle(self, ws: Any, path: RoutedPath) -> None:
             pass
 
-    assert [route.has_hooks for route in router.routes] == [False, True, True]
+    assert [route.runs_user_code for route in router.routes] == [False, True, True]
     router.hook(hook_named("h"))
-    assert [route.has_hooks for route in router.routes] == [True, True, True]
+    assert [route.runs_user_code for route in router.routes] == [True, True, True]
 
 
 # Building URLs.

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 from ._path import QueryParams, RoutedPath
 from ._responses import HTTPResult
-from ._router import Hook, Route, Router
+from ._route import Hook, Route
+from ._router import Router
 from .converters import (
     Converter,
     FloatConverter,

@@ -15,7 +15,8 @@ from ._patterns import Mixed, Param, Rest, Segment, Static
 from .messages import ERROR_TAG, ErrorCode, MessageRouter, Validator, _own_tag, _validator_for
 
 if TYPE_CHECKING:
-    from ._router import Route, Router
+    from ._route import Route
+    from ._router import Router
 
 __all__ = ["build_asyncapi", "message_router_of"]
 

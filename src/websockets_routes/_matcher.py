@@ -9,7 +9,7 @@ from ._patterns import Mixed, Param, Rest, Segment, Static
 from .converters import NO_MATCH, StrConverter
 
 if TYPE_CHECKING:
-    from ._router import Route
+    from ._route import Route
 
 __all__ = ["Node"]
 
@@ -49,10 +49,7 @@ class Node:
     def _dynamic_child(self, segment: Param | Mixed) -> Node:
         # Edges are shared only when their parameter names agree too, so that a
         # value is always stored under the name its route declared.
-        names = (
-            (segment.name,) if isinstance(segment, Param) else tuple(p.name for p in segment.params)
-        )
-        key = (segment.key(), names)
+        key = (segment.key(), tuple(p.name for p in segment.params))
         for _, edge_key, child in self.edges:
             if edge_key == key:
                 return child

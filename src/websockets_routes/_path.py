@@ -11,15 +11,64 @@ from urllib.parse import parse_qsl, quote, unquote_to_bytes
 from .exceptions import BadRequest
 
 if TYPE_CHECKING:
-    from ._router import Route
+    from ._route import Route
+    from ._router import Router
 
-__all__ = ["QueryParams", "RoutedPath", "encode_segment", "split_target"]
+__all__ = [
+    "CONTROL",
+    "QueryParams",
+    "RoutedPath",
+    "decode_path",
+    "encode_segment",
+    "split_path",
+    "split_target",
+]
 
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DOTS = (".", "..")
 # Characters kept as they are in built URLs: RFC 3986 pchar minus "%" and "/".
 _SAFE = "!$&'()*+,;=:@"
+
+
+def split_path(target: str, path: str) -> tuple[list[str], int]:
+    """The segments of ``path``, the part of ``target`` before ``?``, from ``start``.
+
+    Returns ``(segments, start)``: the segments are ``segments[start:]``. Most
+    targets need no decoding and take the fast path, a plain split that leaves
+    the empty string before the leading ``/`` in place (``start`` is 1) rather
+    than copying the path to slice it off; the others are decoded by
+    :func:`decode_path` (``start`` is 0).
+
+    Raises:
+        BadRequest: As :func:`decode_path`.
+    """
+    # Nothing to decode, nothing that could be a dot segment, origin-form, no fragment.
+    if (
+        "%" not in path
+        and "/." not in path
+        and "#" not in target
+        and path.isprintable()
+        and path[:1] == "/" != path[1:2]
+    ):
+        return path.split("/"), 1
+    return decode_path(target), 0
+
+
+def decode_path(target: str) -> list[str]:
+    """The slow path: check and decode every segment of ``target``'s path.
+
+    Raises:
+        BadRequest: If the target is not origin-form (``/`` first, not ``//``),
+            has a fragment, a malformed escape, invalid UTF-8, a control character
+            or a dot segment.
+    """
+    path = target.partition("?")[0]
+    if path[:1] != "/" or path[:2] == "//":
+        raise BadRequest("the request target must be a path starting with a single /")
+    if "#" in target:
+        raise BadRequest("the request target must not contain a fragment")
+    return [_decode(segment) for segment in path[1:].split("/")]
 
 
 def split_target(target: str) -> tuple[list[str], str]:
@@ -29,20 +78,11 @@ def split_target(target: str) -> tuple[list[str], str]:
     ``([""], "")``: a trailing slash shows as a last empty segment.
 
     Raises:
-        BadRequest: If the target is not origin-form (``/`` first, not ``//``),
-            has a fragment, a malformed escape, invalid UTF-8, a control character
-            or a dot segment.
+        BadRequest: As :func:`decode_path`.
     """
     path, _, query = target.partition("?")
-    if path[:1] != "/" or path[:2] == "//":
-        raise BadRequest("the request target must be a path starting with a single /")
-    if "#" in target:
-        raise BadRequest("the request target must not contain a fragment")
-    segments = path[1:].split("/")
-    # Fast path: nothing to decode and nothing that could be a dot segment.
-    if "%" not in path and "/." not in path and path.isprintable():
-        return segments, query
-    return [_decode(segment) for segment in segments], query
+    segments, start = split_path(target, path)
+    return segments[start:], query
 
 
 def _decode(segment: str) -> str:
@@ -59,7 +99,7 @@ def _decode(segment: str) -> str:
         # traversal into a path parameter either.
         if "/" in segment and any(part in _DOTS for part in segment.split("/")):
             raise BadRequest("the path contains a dot segment")
-    if _CONTROL.search(segment):
+    if CONTROL.search(segment):
         raise BadRequest("the path contains a control character")
     if segment in _DOTS:
         raise BadRequest("the path contains a dot segment")
@@ -118,10 +158,15 @@ class RoutedPath(str):
             ``{"id": 123}`` for ``/thing/{id:int}``.
         context: A dict for handshake hooks to hand values on to the handler.
         route: The :class:`~websockets_routes.Route` that matched.
+        router: The :class:`~websockets_routes.Router` that routed the request:
+            the one being served, also when the route was declared on a router
+            it includes. Its :attr:`~websockets_routes.Router.connections` are
+            the open connections that broadcast reaches.
     """
 
     params: dict[str, Any]
     route: Route
+    router: Router
     view: Any
 
     @cached_property

@@ -6,9 +6,9 @@ import itertools
 import re
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
-from ._path import _CONTROL
+from ._path import CONTROL
 from .converters import (
     NO_MATCH,
     Converter,
@@ -18,7 +18,16 @@ from .converters import (
 )
 from .exceptions import RouteError
 
-__all__ = ["Mixed", "Param", "Rest", "Segment", "Static", "parse_pattern"]
+__all__ = [
+    "Mixed",
+    "Param",
+    "Rest",
+    "Segment",
+    "Static",
+    "param_names",
+    "params_of",
+    "parse_pattern",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +35,9 @@ class Static:
     """A segment matched by its exact (decoded) text."""
 
     text: str
+
+    #: The parameters this segment captures: none.
+    params: ClassVar[tuple[Param | Rest, ...]] = ()
 
     def key(self) -> Hashable:
         return ("static", self.text)
@@ -37,6 +49,11 @@ class Param:
 
     name: str
     converter: Converter[Any]
+
+    @property
+    def params(self) -> tuple[Param]:
+        """The parameters this segment captures: itself."""
+        return (self,)
 
     def key(self) -> Hashable:
         return ("param", self.converter.key())
@@ -82,11 +99,26 @@ class Rest:
     name: str
     converter: Converter[Any]
 
+    @property
+    def params(self) -> tuple[Rest]:
+        """The parameters this segment captures: itself."""
+        return (self,)
+
     def key(self) -> Hashable:
         return ("rest", self.converter.key())
 
 
 Segment: TypeAlias = Static | Param | Mixed | Rest
+
+
+def params_of(segments: tuple[Segment, ...]) -> list[Param | Rest]:
+    """The parameters of a parsed pattern, in the order the pattern declares them."""
+    return [param for segment in segments for param in segment.params]
+
+
+def param_names(segments: tuple[Segment, ...]) -> list[str]:
+    """The parameter names of a parsed pattern, in declaration order."""
+    return [param.name for segment in segments for param in segment.params]
 
 
 def parse_pattern(
@@ -127,14 +159,7 @@ def parse_pattern(
                 f"route pattern {pattern!r}: a 'path' parameter takes the rest of the "
                 f"path, so it must be the last segment"
             )
-        params = (
-            [segment.name]
-            if isinstance(segment, Param | Rest)
-            else [p.name for p in segment.params]
-            if isinstance(segment, Mixed)
-            else []
-        )
-        for name in params:
+        for name in param_names((segment,)):
             if name in names:
                 raise RouteError(
                     f"route pattern {pattern!r} uses the parameter name {name!r} twice"
@@ -188,7 +213,7 @@ def _parse_segment(pattern: str, raw: str, converters: Mapping[str, Converter[An
 
     if not any(isinstance(p, Param) for p in parts):
         text = "".join(p for p in parts if isinstance(p, str))
-        if text in (".", "..") or _CONTROL.search(text):
+        if text in (".", "..") or CONTROL.search(text):
             raise RouteError(
                 f"route pattern {pattern!r} has the segment {text!r}, which no valid "
                 f"request can contain"

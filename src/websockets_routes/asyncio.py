@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.asyncio.server import serve as websockets_serve
 
-from ._dispatch import connection_handler, serve_arguments
 from ._path import RoutedPath
+from ._serving import connection_handler, serve_arguments
 
 if TYPE_CHECKING:
     from ._router import Router

@@ -30,7 +30,8 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from ._router import Route, Router
+from ._route import Route
+from ._router import Router
 from .asyncio import RoutedConnection
 from .broadcast import redact_url
 

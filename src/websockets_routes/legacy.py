@@ -16,17 +16,10 @@ from websockets.legacy.server import HTTPResponse, Serve, WebSocketServerProtoco
 from websockets.legacy.server import serve as websockets_serve
 from websockets.typing import Subprotocol
 
-from ._dispatch import (
-    choose_subprotocol,
-    handle,
-    offered_subprotocols,
-    route_handshake,
-    routed_class,
-    run_handler,
-    run_hooks,
-)
+from ._handshake import choose_subprotocol, decide, offered_subprotocols
 from ._path import RoutedPath
 from ._router import Router
+from ._serving import handle, routed_class, run_handler, run_hooks
 
 __all__ = ["Protocol", "serve"]
 
@@ -62,6 +55,7 @@ class Protocol(WebSocketServerProtocol):
                 f"router.handle) as the handler to serve(), not {ws_handler!r}"
             )
         self.router = router
+        router._served = True
         # The handler runs what the handshake routed to, without routing again.
         self.ws_handler = _run
 
@@ -74,11 +68,11 @@ class Protocol(WebSocketServerProtocol):
         response = await super().process_request(path, request_headers)
         if response is not None:
             return response
-        result = route_handshake(self.router, path, request_headers)
+        result = decide(self.router, path, request_headers)
         if isinstance(result, Response):
             return _http_response(result)
         self.routed_path = result
-        if result.route.has_hooks:
+        if result.route.runs_user_code:
             refusal = await run_hooks(result, request_headers)
             if refusal is not None:
                 return _http_response(refusal)

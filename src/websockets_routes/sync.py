@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 from websockets.sync.server import Server, ServerConnection
 from websockets.sync.server import serve as websockets_serve
 
-from ._dispatch import connection_handler_sync, handle_sync, serve_arguments
 from ._path import RoutedPath
+from ._serving import connection_handler_sync, handle_sync, serve_arguments
 
 if TYPE_CHECKING:
     from ._router import Router

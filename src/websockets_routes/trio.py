@@ -16,8 +16,8 @@ except ImportError as exc:  # trio, or websockets.trio (websockets < 17.0), is m
         f"install them with: pip install 'websockets-routes[trio]'"
     ) from exc
 
-from ._dispatch import connection_handler, serve_arguments
 from ._path import RoutedPath
+from ._serving import connection_handler, serve_arguments
 
 if TYPE_CHECKING:
     from ._router import Router

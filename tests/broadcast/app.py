@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from websockets_routes import RoutedPath, Router
-from websockets_routes._redis import RedisBackend
+from websockets_routes.broadcast import RedisBackend
 
 router = Router()
 

@@ -62,11 +62,7 @@ async def until(condition: Callable[[], bool]) -> None:
 
 def count(router: Router) -> int:
     """How many connections the router tracks, all routes together."""
-    return sum(
-        len(members) if isinstance(members, set) else 1
-        for by_params in router.connections.routes.values()
-        for members in by_params.values()
-    )
+    return len(router.connections)
 
 
 @asynccontextmanager
@@ -169,7 +165,7 @@ def test_closed_connections_are_forgotten() -> None:
             for ws in conns:
                 await ws.close()
             await until(lambda: count(router) == 0)
-            assert all(not by_params for by_params in router.connections.routes.values())
+            assert len(router.connections) == 0
             assert router.connections.groups == {}
             assert router.connections.memberships == {}
             await router.broadcast("room", "nobody", room="a")
@@ -243,17 +239,22 @@ def test_slow_and_dead_connections_do_not_stall_others() -> None:
     run(main())
 
 
-def test_deliver_skips_connections_that_are_not_open() -> None:
-    """deliver() skips closed connections quietly, as websockets' broadcast does."""
+def test_deliver_skips_connections_that_are_not_open(caplog: pytest.LogCaptureFixture) -> None:
+    """deliver() skips closed connections quietly and still reaches the open ones."""
 
     async def main() -> None:
         router = make_router()
         async with serving(router) as url:
-            (ws,) = await clients(router, url, "/rooms/a")
-            (server_side,) = router.connections.members(router._names["room"], "a")
-            await ws.close()
-            await until(lambda: count(router) == 0)
-            deliver([server_side], "late")
+            gone, staying = await clients(router, url, "/rooms/a", "/rooms/a")
+            server_sides = router.connections.members(router.get("room"), "a")
+            await gone.close()
+            await until(lambda: count(router) == 1)
+            (open_side,) = router.connections.members(router.get("room"), "a")
+            (closed_side,) = [ws for ws in server_sides if ws is not open_side]
+            with caplog.at_level(logging.DEBUG):
+                deliver([closed_side, open_side], "late")
+            assert await asyncio.wait_for(staying.recv(), TIMEOUT) == "late"
+            assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
     run(main())
 
@@ -286,7 +287,7 @@ def test_in_process_is_the_default() -> None:
 def test_missing_redis_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     """A Redis URL without the redis package raises ImportError naming the extra."""
     for module in list(sys.modules):
-        if module == "redis" or module.startswith("redis.") or module.endswith("._redis"):
+        if module == "redis" or module.startswith("redis.") or module.endswith(".backends.redis"):
             monkeypatch.delitem(sys.modules, module)
     monkeypatch.setitem(sys.modules, "redis", None)
     with pytest.raises(ImportError, match=r"pip install 'websockets-routes\[redis\]'"):
@@ -310,7 +311,7 @@ def test_use_broadcast_after_start_is_refused() -> None:
 def test_unreachable_redis_keeps_local_delivery(caplog: pytest.LogCaptureFixture) -> None:
     """With Redis unreachable from the start, broadcasts still reach local connections."""
     pytest.importorskip("redis")
-    from websockets_routes._redis import RedisBackend
+    from websockets_routes.broadcast import RedisBackend
 
     from .helpers import free_port
 
@@ -339,7 +340,7 @@ def test_frames_from_other_processes_are_delivered_or_dropped(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """receive() delivers route, whole-route and group frames, and drops unreadable ones."""
-    from websockets_routes.broadcast import _encode
+    from websockets_routes.broadcast._broadcaster import _encode
 
     async def main() -> None:
         router = make_router()
@@ -379,7 +380,7 @@ def test_deliver_handles_mixed_and_unsupported_connections(
         router = make_router()
         async with serving(router) as url:
             (ws,) = await clients(router, url, "/rooms/a")
-            (server_side,) = router.connections.members(router._names["room"], "a")
+            (server_side,) = router.connections.members(router.get("room"), "a")
             with caplog.at_level(logging.WARNING, logger="websockets_routes"):
                 deliver([Unknown(), server_side, Unknown()], "mixed")
                 deliver([Unknown()], "unknown")

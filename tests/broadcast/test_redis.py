@@ -163,7 +163,7 @@ def test_redis_crash_and_restart() -> None:
 def test_two_routers_in_one_loop_through_redis() -> None:
     """Two routers with their own Redis backends exchange messages, each delivered once."""
     from websockets_routes import RoutedPath, Router
-    from websockets_routes._redis import RedisBackend
+    from websockets_routes.broadcast import RedisBackend
 
     def make() -> Router:
         router = Router()
@@ -233,7 +233,7 @@ async def crosses(sender: Any, received: list[bytes], frame: bytes) -> bool:
 
 def test_first_broadcast_after_redis_restart_crosses_processes() -> None:
     """Once the backend says Redis is back, the very first broadcast reaches the other process."""
-    from websockets_routes._redis import RedisBackend
+    from websockets_routes.broadcast import RedisBackend
 
     with redis_server() as redis:
 
@@ -265,7 +265,7 @@ def test_hung_redis_is_detected_and_recovered(caplog: Any) -> None:
     import os
     import signal
 
-    from websockets_routes._redis import RedisBackend
+    from websockets_routes.broadcast import RedisBackend
 
     with redis_server() as redis:
         assert redis.proc is not None
@@ -311,7 +311,7 @@ def test_failed_publication_is_a_loss_and_recovers(caplog: Any) -> None:
     import logging
     import socket
 
-    from websockets_routes._redis import RedisBackend
+    from websockets_routes.broadcast import RedisBackend
 
     with redis_server() as redis:
 
@@ -357,7 +357,7 @@ def test_forked_workers_receive_each_others_messages() -> None:
     """Workers forked after the backend was created tag their messages apart."""
     import multiprocessing
 
-    from websockets_routes._redis import RedisBackend
+    from websockets_routes.broadcast import RedisBackend
 
     with redis_server() as redis:
         # As with use_broadcast() at import time and workers forked afterwards.

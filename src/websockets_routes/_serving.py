@@ -1,4 +1,4 @@
-"""What every adapter does around the core: hooks, handlers and their failures.
+"""What every adapter does around the handshake decision: hooks, handlers, failures.
 
 Async adapters (asyncio, legacy, trio) share the coroutines here; the sync adapter
 has plain-function twins. Nothing here imports an I/O library.
@@ -8,35 +8,31 @@ from __future__ import annotations
 
 import http
 import inspect
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed, InvalidHeader, NegotiationError
+from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
-from websockets.headers import parse_subprotocol
 from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
+from ._handshake import choose_subprotocol, decide, internal_error, logger
 from ._path import RoutedPath
 from ._responses import close_code, text_response, to_response
+from ._route import view_hook
 
 if TYPE_CHECKING:
-    from ._router import Route, Router
+    from ._route import Route
+    from ._router import Router
 
 __all__ = [
-    "begin",
-    "choose_subprotocol",
+    "check_handlers",
     "connection_handler",
     "connection_handler_sync",
     "handle",
     "handle_sync",
-    "internal_error",
-    "logger",
-    "offered_subprotocols",
-    "route_handshake",
     "routed_class",
     "run_handler",
     "run_handler_sync",
@@ -45,29 +41,49 @@ __all__ = [
     "serve_arguments",
 ]
 
-logger = logging.getLogger("websockets_routes")
-
 T = TypeVar("T")
 
 
-def internal_error() -> Response:
-    """The generic 500 response; details go to the log, never to the client."""
-    return text_response(
-        http.HTTPStatus.INTERNAL_SERVER_ERROR,
-        "Failed to open a WebSocket connection.\nSee server log for more information.\n",
+def check_handlers(router: Router, *, asynchronous: bool) -> None:
+    """Check that handlers suit a server: coroutine functions, or plain functions.
+
+    Raises:
+        TypeError: If a handler, a class view's ``handle`` or a hook doesn't fit
+            (only hooks of sync servers must be plain functions).
+    """
+    for route in router.routes:
+        targets: list[tuple[str, Any]] = []
+        if route.kind == "websocket":
+            if route.view_class is None:
+                targets.append(("handler", route.endpoint))
+            else:
+                targets.append(("handle()", getattr(route.view_class, "handle", None)))
+        if not asynchronous:
+            if route.kind == "http":
+                targets.append(("endpoint", route.endpoint))
+            targets.extend(("hook", hook) for hook in route.hooks)
+            if route.view_class is not None and view_hook(route.view_class):
+                targets.append(("process_request()", route.view_class.process_request))  # type: ignore[attr-defined]
+        for what, target in targets:
+            is_async = _is_async(target)
+            if asynchronous and not is_async:
+                raise TypeError(
+                    f"route {route.name!r} ({route.pattern}): the {what} must be "
+                    f"a coroutine function (async def) on this server"
+                )
+            if not asynchronous and is_async:
+                raise TypeError(
+                    f"route {route.name!r} ({route.pattern}): the {what} must be "
+                    f"a plain function (def, not async def) on a threaded server"
+                )
+
+
+def _is_async(target: Any) -> bool:
+    # A callable object counts by its __call__, as a message router does.
+    return inspect.iscoroutinefunction(target) or (
+        not inspect.isroutine(target)
+        and inspect.iscoroutinefunction(getattr(target, "__call__", None))  # noqa: B004
     )
-
-
-def begin(router: Router, target: str, *, handshake: bool = True) -> RoutedPath | Response:
-    """Route a handshake, and create the class view's instance if there is one."""
-    result = router.resolve(target, handshake=handshake)
-    if isinstance(result, RoutedPath) and result.route.view_class is not None:
-        try:
-            result.view = result.route.view_class()
-        except Exception:
-            logger.error("creating the view of route %r failed", result.route.name, exc_info=True)
-            return internal_error()
-    return result
 
 
 def _steps(path: RoutedPath) -> tuple[Any, ...]:
@@ -131,9 +147,10 @@ async def run_handler(ws: Any, path: RoutedPath) -> None:
     quietly.
     """
     route = path.route
-    # Broadcast finds open connections here: joined now, forgotten when the handler ends.
-    connections = route.chain[0].connections
-    key = connections.join(ws, path)
+    # Broadcast finds open connections in the registry of the router being
+    # served: tracked now, forgotten when the handler ends.
+    registry = path.router._registry
+    key = registry.track(ws, path)
     try:
         if route.view_class is None:
             await route.endpoint(ws, path)
@@ -145,17 +162,7 @@ async def run_handler(ws: Any, path: RoutedPath) -> None:
         logger.error("handler of route %r failed", route.name, exc_info=True)
         await _close(ws, CloseCode.INTERNAL_ERROR, "internal error")
     finally:
-        connections.leave(ws, path, key)
-        # join() on an included router keeps the group in that router's registry.
-        if len(route.chain) > 1:
-            _forget_groups(ws, route.chain)
-
-
-def _forget_groups(ws: Any, routers: Sequence[Router]) -> None:
-    # Only registries where some connection joined a group hold anything to drop.
-    for router in routers:
-        if router.connections.memberships:
-            router.connections.forget(ws)
+        registry.untrack(ws, path, key)
 
 
 def run_handler_sync(ws: Any, path: RoutedPath) -> None:
@@ -177,63 +184,35 @@ def run_handler_sync(ws: Any, path: RoutedPath) -> None:
         logger.error("handler of route %r failed", route.name, exc_info=True)
         ws.close(CloseCode.INTERNAL_ERROR, "internal error")
     finally:
-        _forget_groups(ws, route.chain)
-
-
-def _refusal(result: RoutedPath | Response) -> tuple[int, str] | None:
-    """The close code and reason for plain-handler mode, or None to go on."""
-    if isinstance(result, Response):
-        return close_code(result), result.reason_phrase
-    if result.route.kind == "http":
-        return 4040, "Not Found"
-    return None
+        registry = path.router._registry
+        if registry.memberships:
+            registry.forget(ws)
 
 
 async def handle(router: Router, ws: Any, target: str, headers: Headers) -> None:
     """The router as a plain handler: route after the handshake, close on refusal."""
-    result = begin(router, target, handshake=False)
-    refusal = _refusal(result)
-    if refusal is None:
-        assert isinstance(result, RoutedPath)
-        response = await run_hooks(result, headers) if result.route.has_hooks else None
+    router._served = True
+    result = decide(router, target, headers, handshake=False)
+    if isinstance(result, RoutedPath):
+        response = await run_hooks(result, headers) if result.route.runs_user_code else None
         if response is None:
             await run_handler(ws, result)
             return
-        refusal = close_code(response), response.reason_phrase
-    await _close(ws, *refusal)
+        result = response
+    await _close(ws, close_code(result), result.reason_phrase)
 
 
 def handle_sync(router: Router, ws: Any, target: str, headers: Headers) -> None:
     """Like :func:`handle`, for threaded servers."""
-    result = begin(router, target, handshake=False)
-    refusal = _refusal(result)
-    if refusal is None:
-        assert isinstance(result, RoutedPath)
-        response = run_hooks_sync(result, headers) if result.route.has_hooks else None
+    router._served = True
+    result = decide(router, target, headers, handshake=False)
+    if isinstance(result, RoutedPath):
+        response = run_hooks_sync(result, headers) if result.route.runs_user_code else None
         if response is None:
             run_handler_sync(ws, result)
             return
-        refusal = close_code(response), response.reason_phrase
-    ws.close(*refusal)
-
-
-def choose_subprotocol(route: Route, offered: Sequence[str]) -> Subprotocol:
-    """The first of ``route``'s subprotocols that the client offers.
-
-    Raises:
-        NegotiationError: If the client offers none of them; websockets answers
-            the handshake with HTTP 400.
-    """
-    assert route.subprotocols is not None
-    for subprotocol in route.subprotocols:
-        if subprotocol in offered:
-            return Subprotocol(subprotocol)
-    raise NegotiationError(_no_common_subprotocol(route))
-
-
-def _no_common_subprotocol(route: Route) -> str:
-    assert route.subprotocols is not None
-    return f"no subprotocol in common; {route.pattern} supports {', '.join(route.subprotocols)}"
+        result = response
+    ws.close(close_code(result), result.reason_phrase)
 
 
 _routed_classes: dict[tuple[type[Any], type[Any]], type[Any]] = {}
@@ -260,35 +239,6 @@ def routed_class(base: type[Any], routed: type[T]) -> type[T]:
 # connections carry the RoutedPath of the handshake as `routed_path`.
 
 
-def offered_subprotocols(headers: Headers) -> list[str] | None:
-    """The subprotocols a handshake request offers; None if the header is malformed."""
-    try:
-        return [
-            p
-            for value in headers.get_all("Sec-WebSocket-Protocol")
-            for p in parse_subprotocol(value)
-        ]
-    except InvalidHeader:
-        return None  # malformed: websockets answers it with its own 400
-
-
-def route_handshake(router: Router, target: str, headers: Headers) -> RoutedPath | Response:
-    """:func:`begin`, and HTTP 400 when a route's subprotocols aren't offered.
-
-    Refusing here, before websockets negotiates, gives the same response and no
-    error log on every websockets version.
-    """
-    result = begin(router, target)
-    if isinstance(result, RoutedPath) and result.route.subprotocols is not None:
-        offered = offered_subprotocols(headers)
-        if offered is not None and not any(p in offered for p in result.route.subprotocols):
-            return text_response(
-                http.HTTPStatus.BAD_REQUEST,
-                f"Failed to open a WebSocket connection: {_no_common_subprotocol(result.route)}.\n",
-            )
-    return result
-
-
 def serve_arguments(
     router: Router,
     kwargs: dict[str, Any],
@@ -304,17 +254,18 @@ def serve_arguments(
     ``routed``; a ``select_subprotocol`` of ours is installed only where a route
     declares subprotocols, so other servers keep websockets' own negotiation.
     """
+    router._served = True
     user_process_request = kwargs.pop("process_request", None)
     user_select_subprotocol = kwargs.pop("select_subprotocol", None)
     connection_class = routed_class(kwargs.pop("create_connection", None) or default, routed)
 
     def route_request(connection: Any, request: Request) -> Any:
-        result = route_handshake(router, request.path, request.headers)
+        result = decide(router, request.path, request.headers)
         if isinstance(result, Response):
             return result
         connection.routed_path = result
-        # Without hooks the handshake is routed without creating a coroutine.
-        if result.route.has_hooks:
+        # Without code of the user's to run, no coroutine is created.
+        if result.route.runs_user_code:
             return (
                 run_hooks(result, request.headers)
                 if asynchronous

@@ -1,4 +1,4 @@
-"""The Redis pub/sub broadcast backend; imported only when a Redis URL is used."""
+"""The Redis pub/sub broadcast backend (``websockets-routes[redis]``)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .broadcast import BroadcastBackend, redact_url
+from .base import BroadcastBackend, redact_url
 
 __all__ = ["RedisBackend"]
 
@@ -162,9 +162,7 @@ class RedisBackend(BroadcastBackend):
     # Internals.
 
     def _where(self) -> str:
-        # The URL without its password, for logs.
-        scheme, _, rest = self.url.partition("://")
-        return f"{scheme}://{rest.rpartition('@')[2]}"
+        return redact_url(self.url)
 
     def _lost(self, exc: BaseException) -> None:
         if self._down_since is None:

@@ -1,11 +1,10 @@
 """Open connections by route and parameters, and by explicit group, for broadcast.
 
-This is core: plain dicts and sets, no I/O. :func:`~._dispatch.run_handler` joins a
-connection when its handler starts and leaves it when the handler ends, so
-nothing is kept for closed connections. Threaded handlers
-(:func:`~._dispatch.run_handler_sync`) aren't tracked by route: broadcast doesn't
-deliver to them, and a registry isn't thread-safe; the groups they joined are
-forgotten when they end.
+Plain dicts and sets, no I/O. The registry of the router being served tracks a
+connection when its handler starts and untracks it when the handler ends, so
+nothing is kept for closed connections. Threaded handlers aren't tracked by
+route: broadcast doesn't deliver to them, and a registry isn't thread-safe; the
+groups they joined are forgotten when they end.
 """
 
 from __future__ import annotations
@@ -14,8 +13,8 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._path import RoutedPath
-    from ._router import Route
+    from .._path import RoutedPath
+    from .._route import Route
 
 __all__ = ["Registry", "params_key"]
 
@@ -36,9 +35,13 @@ def params_key(values: Iterable[Any]) -> Hashable:
 
 
 class Registry:
-    """Where broadcast finds connections: by route and parameters, and by group."""
+    """Where broadcast finds connections: by route and parameters, and by group.
 
-    __slots__ = ("groups", "memberships", "on_join", "routes")
+    :attr:`Router.connections <websockets_routes.Router.connections>` is the
+    registry of the router being served.
+    """
+
+    __slots__ = ("groups", "memberships", "on_first_connection", "routes")
 
     def __init__(self) -> None:
         #: route -> parameters key -> an open connection, or a set of them.
@@ -47,14 +50,22 @@ class Registry:
         self.groups: dict[str, set[Any]] = {}
         #: connection -> the groups it joined, only for connections in a group.
         self.memberships: dict[Any, set[str]] = {}
-        #: Called once, at the first join: broadcast backends start there.
-        self.on_join: Callable[[], None] | None = None
+        #: Called once, when the first connection is tracked: broadcast backends start there.
+        self.on_first_connection: Callable[[], None] | None = None
 
-    def join(self, ws: Any, path: RoutedPath) -> Hashable:
-        """Track ``ws`` under its route and parameters; return the key for :meth:`leave`."""
-        if self.on_join is not None:
-            on_join, self.on_join = self.on_join, None
-            on_join()
+    def __len__(self) -> int:
+        """How many connections are tracked by route, all routes together."""
+        return sum(
+            len(members) if type(members) is set else 1
+            for by_params in self.routes.values()
+            for members in by_params.values()
+        )
+
+    def track(self, ws: Any, path: RoutedPath) -> Hashable:
+        """Track ``ws`` under its route and parameters; return the key for :meth:`untrack`."""
+        if self.on_first_connection is not None:
+            on_first_connection, self.on_first_connection = self.on_first_connection, None
+            on_first_connection()
         params = path.params
         if not params:
             key: Hashable = None
@@ -80,7 +91,7 @@ class Registry:
             by_params[key] = {members, ws}
         return key
 
-    def leave(self, ws: Any, path: RoutedPath, key: Hashable) -> None:
+    def untrack(self, ws: Any, path: RoutedPath, key: Hashable) -> None:
         """Forget ``ws``: its route entry and every group it joined."""
         by_params = self.routes[path.route]
         members = by_params[key]

@@ -1,0 +1,151 @@
+"""User code of the router, converter and testing APIs that must pass ``mypy --strict``.
+
+Not a test module: ``mypy --strict tests/typing`` checks it. A change that makes
+users' correct code fail type checking fails ``make check``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from typing import TYPE_CHECKING
+
+from websockets.asyncio.server import Server, ServerConnection
+from websockets.datastructures import Headers
+from websockets.http11 import Response
+
+from websockets_routes import (
+    BadRequest,
+    Converter,
+    HTTPResult,
+    IntConverter,
+    QueryParams,
+    Route,
+    RoutedPath,
+    RouteError,
+    Router,
+    URLBuildError,
+)
+from websockets_routes.broadcast import BroadcastError, Registry
+from websockets_routes.converters import NO_MATCH, NoMatch
+from websockets_routes.testing import serve_for_test, serve_for_test_sync
+
+
+class Slug(Converter[str]):
+    """A custom converter: lower-case words joined by dashes."""
+
+    regex = r"[a-z]+(?:-[a-z]+)*"
+
+    def to_python(self, value: str) -> str:
+        if not value.islower():
+            raise ValueError("not a slug")
+        return value
+
+
+class Even(IntConverter):
+    """A converter that overrides the fast match() with the typed sentinel."""
+
+    def match(self, value: str) -> int | NoMatch:
+        number = super().match(value)
+        if number is NO_MATCH or number % 2:
+            return NO_MATCH
+        return number
+
+
+router = Router(converters={"slug": Slug, "even": Even()}, redirect_slashes=True)
+api = Router()
+
+
+@router.route("/articles/{slug:slug}")
+async def article(ws: ServerConnection, path: RoutedPath) -> None:
+    slug: str = path.params["slug"]
+    query: QueryParams = path.query
+    await ws.send(slug + query.get("lang", "en"))
+    serving: Router = path.router
+    route: Route = path.route
+    assert serving.get(route.name) is not None
+
+
+@router.route("/rooms/{room}", subprotocols=["chat"])
+class Room:
+    def process_request(self, path: RoutedPath, headers: Headers) -> HTTPResult | None:
+        if "Authorization" not in headers:
+            return 401, {"WWW-Authenticate": "Bearer"}, "token needed\n"
+        path.context["user"] = "ann"
+        return None
+
+    async def handle(self, ws: ServerConnection, path: RoutedPath) -> None:
+        router.join(ws, "people")
+        await router.broadcast("Room", f"{path.context['user']} joined", room=path.params["room"])
+        await router.broadcast_group("people", b"binary")
+        router.leave(ws, "people")
+
+
+@api.http("/healthz")
+def healthz(path: RoutedPath, headers: Headers) -> HTTPResult:
+    return "ok\n"
+
+
+@router.hook
+async def audit(path: RoutedPath, headers: Headers) -> None:
+    pass
+
+
+router.include(api, "/api", namespace="api")
+
+
+def inspect_routes() -> list[str]:
+    names: tuple[str, ...] = router.names
+    found: Route | None = router.get("api:healthz")
+    registry: Registry = router.connections
+    assert len(registry) >= 0
+    return [*names, found.pattern if found is not None else "", repr(router)]
+
+
+def decide(target: str) -> str:
+    try:
+        path: RoutedPath | None = router.match(target)
+    except BadRequest as exc:
+        return str(exc)
+    result: RoutedPath | Response = router.resolve(target)
+    if isinstance(result, Response):
+        return str(result.status_code)
+    return path.route.name if path is not None else ""
+
+
+def build() -> str:
+    try:
+        return router.url_for("article", slug="hello-world")
+    except URLBuildError as exc:
+        return str(exc)
+
+
+def declare() -> None:
+    with contextlib.suppress(RouteError):
+        router.route("/bad/{x:nope}")(article)
+
+
+async def serve() -> None:
+    server: Server = await router.serve("127.0.0.1", 0)
+    server.close()
+    await server.wait_closed()
+    async with serve_for_test(router) as client:
+        async with client.connect("/articles/hi") as ws:
+            reply = await ws.recv()
+            assert isinstance(reply, str)
+        response: Response = await client.expect_rejection("/nope", status=404)
+        assert response.body is not None
+    with contextlib.suppress(BroadcastError):
+        await router.broadcast("nope", "x")
+
+
+def serve_sync() -> None:
+    with serve_for_test_sync(router) as client:
+        with client.connect("/articles/hi") as ws:
+            ws.send(str(uuid.uuid4()))
+        client.expect_rejection("/nope", status=404)
+
+
+if TYPE_CHECKING:
+    asyncio.run(serve())
