@@ -33,7 +33,17 @@ def main(argv: list[str] | None = None) -> None:
         default=2_000,
         help="idle connections in the memory section (default: 2000)",
     )
+    parser.add_argument(
+        "--baseline-src",
+        metavar="DIR",
+        help="also measure the websockets_routes package in DIR (another checkout's src/) "
+        "in the match and handshake sections",
+    )
     args = parser.parse_args(argv)
+    if args.baseline_src is not None:
+        from ._baseline import use
+
+        use(args.baseline_src)
     chosen = [s for s in SECTIONS if s in (args.section or SECTIONS)]
 
     print(

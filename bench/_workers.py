@@ -16,6 +16,7 @@ import logging
 import multiprocessing
 import os
 import resource
+import sys
 import time
 import tracemalloc
 from multiprocessing.connection import Connection
@@ -32,6 +33,7 @@ KINDS = {
     "bare": "websockets serve (bare)",
     "routed": "websockets-routes router.serve",
     "werkzeug": "websockets.asyncio.router.route (werkzeug)",
+    "baseline": "websockets-routes (baseline) router.serve",
 }
 
 
@@ -106,6 +108,12 @@ def server_main(kind: str, mode: str, routes: int, conn: Connection) -> None:
     """
     logging.getLogger("websockets").setLevel(logging.CRITICAL)
     raise_nofile(65_536)
+    if kind == "baseline":
+        # The other checkout's package, in place of this one: --baseline-src.
+        from ._baseline import baseline_src
+
+        sys.path.insert(0, baseline_src() or "")
+        kind = "routed"
     asyncio.run(_server(kind, mode, routes, conn))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 
+from ._baseline import baseline_src
 from ._network import ROUTES, paired, servers
 from ._report import Table, ratio, spread
 from ._routes import HANDSHAKE_PATH
@@ -16,6 +17,8 @@ def run(*, quick: bool) -> None:
     """Print the handshake table."""
     count, rounds, concurrency, seconds = (30, 1, 4, 5.0) if quick else (2_000, 7, 8, 20.0)
     kinds = ["bare", "routed", "werkzeug"]
+    if baseline_src() is not None:
+        kinds.insert(2, "baseline")
     rates: dict[str, list[float]] = {kind: [] for kind in kinds}
     cpu: dict[str, list[float]] = {kind: [] for kind in kinds}
     with servers(kinds, "handshake") as (client, ports):

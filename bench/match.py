@@ -9,6 +9,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
+from ._baseline import LABEL, baseline_src
 from ._report import Table, per_lookup, ratio
 from ._routes import lookups, noop, patterns
 
@@ -74,6 +75,16 @@ def starlette(count: int) -> Lookup:
         return None
 
     return match
+
+
+def from_baseline(count: int) -> Lookup:
+    """The same router from another checkout (``--baseline-src``)."""
+    from ._baseline import load
+
+    router = load().Router()
+    for name, pattern in patterns(count, "braces"):
+        router.route(pattern, name=name)(noop)
+    return router.match  # type: ignore[no-any-return]
 
 
 #: Routers compared, websockets-routes first: it is the baseline of the ratios.
@@ -145,11 +156,14 @@ def run(*, quick: bool) -> None:
             f"{budget * 1000:g} ms. Ratio: this router's median / websockets-routes' median.",
         ],
     )
+    routers = dict(ROUTERS)
+    if baseline_src() is not None:
+        routers = {"websockets-routes": ours, LABEL: from_baseline, **routers}
     ours_by_kind: dict[int, dict[str, list[float]]] = {}
     ours_mix: dict[int, float] = {}
     for count in sizes:
         cases = {}
-        for name, factory in ROUTERS.items():
+        for name, factory in routers.items():
             lookup = factory(count)
             _check(name, lookup)
             cases[name] = (lookup, lookups(count, "mix"))
@@ -157,7 +171,7 @@ def run(*, quick: bool) -> None:
             cases[kind] = (cases["websockets-routes"][0], lookups(count, kind))
         results = measure(cases, repeats, budget)
         baseline = ours_mix[count] = statistics.median(results["websockets-routes"])
-        for name in ROUTERS:
+        for name in routers:
             median = statistics.median(results[name])
             mix.add(f"{count:,}", name, per_lookup(results[name]), ratio(median / baseline, 1))
         ours_by_kind[count] = {kind: results[kind] for kind in ("hit", "last", "miss")}

@@ -66,3 +66,19 @@ def test_unknown_section_is_refused() -> None:
     result = run_bench("--section", "nope")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_baseline_src_adds_rows_for_another_checkout() -> None:
+    """`--baseline-src DIR` measures the package in DIR beside this one, in the same run."""
+    result = run_bench("--section", "match", "--section", "handshake", "--baseline-src", "src")
+    assert result.returncode == 0, result.stderr
+    assert "| websockets-routes (baseline) " in result.stdout
+    assert "| websockets-routes (baseline) router.serve " in result.stdout
+
+
+def test_baseline_src_must_hold_the_package(tmp_path: Path) -> None:
+    """A --baseline-src without websockets_routes/ in it stops before measuring anything."""
+    result = run_bench("--section", "match", "--baseline-src", str(tmp_path))
+    assert result.returncode != 0
+    assert "--baseline-src" in result.stderr
+    assert "###" not in result.stdout
