@@ -63,8 +63,8 @@ class Router(RouteTable):
         """Serve this router with :func:`websockets.asyncio.server.serve`.
 
         Unmatched paths get HTTP 404 during the handshake and no handler runs.
-        Every keyword argument of websockets' ``serve()`` passes through, your
-        own callbacks included (see :doc:`/adapters/index`). Use it as
+        Every keyword argument of websockets' ``serve()`` passes through, your own
+        callbacks included (:doc:`/topics/handshake`). Use it as
         ``server = await router.serve(...)`` or ``async with router.serve(...)``.
 
         Raises:

@@ -34,13 +34,9 @@ def serve(
     """Serve ``router`` with :func:`websockets.sync.server.serve`, one thread per connection.
 
     Handlers, class views' ``handle`` and ``process_request``, and hooks are
-    plain functions (``def``, not ``async def``). Unmatched paths get HTTP 404
-    during the handshake and no handler runs. Every keyword argument of
-    ``websockets.sync.server.serve`` passes through; your own
-    ``process_request``, ``select_subprotocol`` and ``create_connection`` keep
-    working (routing runs after your ``process_request`` lets the request
-    through). Run the server with ``serve_forever()``; ``shutdown()`` from
-    another thread stops it::
+    plain functions (``def``, not ``async def``). Otherwise it is
+    :meth:`Router.serve <websockets_routes.Router.serve>` for threads. Run the
+    server with ``serve_forever()``; ``shutdown()`` from another thread stops it::
 
         with websockets_routes.sync.serve(router, "127.0.0.1", 8765) as server:
             server.serve_forever()

@@ -46,10 +46,7 @@ async def serve(router: Router, port: int | None = None, **kwargs: Any) -> None:
             serve = functools.partial(websockets_routes.trio.serve, router, 8765)
             server = await nursery.start(serve)
 
-    Unmatched paths get HTTP 404 during the handshake and no handler runs. Your
-    own ``process_request``, ``select_subprotocol`` and ``create_connection``
-    keep working (routing runs after your ``process_request`` lets the request
-    through).
+    Otherwise it is :meth:`Router.serve <websockets_routes.Router.serve>` for trio.
 
     Raises:
         TypeError: If a handler or view ``handle`` is not a coroutine function.
