@@ -12,7 +12,9 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ._patterns import Mixed, Param, Rest, Segment, Static
-from .messages import ERROR_TAG, ErrorCode, MessageRouter, Validator, _own_tag, _validator_for
+from .messages._dispatch import MessageRouter
+from .messages._errors import ERROR_TAG, ErrorCode
+from .messages._types import Validator, own_tag, validator_for
 
 if TYPE_CHECKING:
     from ._router import Route, Router
@@ -237,9 +239,9 @@ def build_asyncapi(
         if messages.description:
             channel["description"] = messages.description
         if messages.query is not None:
-            binding["query"] = builder.inline_schema(_validator_for(messages.query))
+            binding["query"] = builder.inline_schema(validator_for(messages.query))
         if messages.headers is not None:
-            binding["headers"] = builder.inline_schema(_validator_for(messages.headers))
+            binding["headers"] = builder.inline_schema(validator_for(messages.headers))
         channel["bindings"] = {"ws": {**binding, "bindingVersion": "0.1.0"}}
         channel_ref = {"$ref": f"#/channels/{channel_key}"}
         in_channel: dict[str, Any] = {}
@@ -255,9 +257,9 @@ def build_asyncapi(
                     in_channel,
                     channel_key,
                     builder.message(
-                        _own_tag(reply, messages.tag_field) or "",
+                        own_tag(reply, messages.tag_field) or "",
                         reply,
-                        _validator_for(reply),
+                        validator_for(reply),
                         reply.__name__,
                     ),
                 )
@@ -271,11 +273,11 @@ def build_asyncapi(
                 "reply": {"channel": channel_ref, "messages": [*replies, error_ref]},
             }
         for push in messages.pushes:
-            tag = _own_tag(push, messages.tag_field) or ""
+            tag = own_tag(push, messages.tag_field) or ""
             ref = _add(
                 in_channel,
                 channel_key,
-                builder.message(tag, push, _validator_for(push), push.__name__),
+                builder.message(tag, push, validator_for(push), push.__name__),
             )
             operations[_unique(f"{channel_key}.push.{_key(tag)}", operations)] = {
                 "action": "send",
