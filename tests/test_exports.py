@@ -13,9 +13,9 @@ import pytest
 import websockets_routes
 
 PACKAGE_DIR = pathlib.Path(websockets_routes.__file__).parent
-# Every module, packages' modules too: "broadcast/backends/base".
+# Files of the package, subpackages included: "_router", "messages/__init__"...
 MODULES = sorted(
-    str(path.relative_to(PACKAGE_DIR).with_suffix("")) for path in PACKAGE_DIR.rglob("*.py")
+    path.relative_to(PACKAGE_DIR).with_suffix("").as_posix() for path in PACKAGE_DIR.rglob("*.py")
 )
 # Modules of the sans-I/O core, importable without optional dependencies.
 CORE = [
@@ -86,6 +86,37 @@ def test_package_exports_are_all() -> None:
         warnings.simplefilter("ignore", DeprecationWarning)
         missing = [name for name in exported if getattr(websockets_routes, name, None) is None]
     assert missing == []
+
+
+# Public names of the single module websockets_routes.messages was, kept outside __all__.
+MESSAGES_KEPT = {
+    "ERROR_TAG",
+    "MAX_CLOSE_REASON",
+    "MAX_DETAIL_LENGTH",
+    "MAX_ID_LENGTH",
+    "ErrorHookT",
+    "HandlerT",
+    "MiddlewareT",
+    "UnknownHookT",
+}
+
+
+def test_messages_exports_are_all() -> None:
+    """The public names of messages are __all__ and the kept ones; each resolves where it lives."""
+    messages = pytest.importorskip("websockets_routes.messages")
+    exported = set(messages.__all__)
+    assert len(exported) == len(messages.__all__)
+    assert public_names(messages) == exported | MESSAGES_KEPT
+    namespace: dict[str, object] = {}
+    exec("from websockets_routes.messages import *", namespace)
+    namespace.pop("__builtins__")
+    assert set(namespace) == exported
+    for name in exported | MESSAGES_KEPT:
+        value = getattr(messages, name)
+        module = getattr(value, "__module__", None)
+        if module is not None and module.startswith("websockets_routes.messages."):
+            # Classes and functions: the private module that defines them declares them.
+            assert name in importlib.import_module(module).__all__, f"{name} not in {module}"
 
 
 def test_star_import_is_all() -> None:

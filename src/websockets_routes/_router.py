@@ -123,7 +123,9 @@ class Router(RouteTable):
         Each WebSocket route is a channel with its path parameters; the message
         types of a :class:`~websockets_routes.messages.MessageRouter` are its
         messages, with ``receive`` operations, their replies and ``send``
-        operations for declared pushes. Needs ``websockets-routes[messages]``.
+        operations for declared pushes. Routes without a message router need only
+        the core; msgspec (``websockets-routes[messages]``) is needed only where a
+        message router is attached.
         """
         from ._asyncapi import build_asyncapi
 

@@ -1,7 +1,8 @@
-"""What importing the package and its adapters loads, and what it says when trio is missing."""
+"""What importing the package and its adapters loads, and what they say without trio or msgspec."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -59,3 +60,77 @@ def test_trio_adapter_without_trio(missing: str) -> None:
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("ImportError:"), result.stderr
     assert "pip install 'websockets-routes[trio]'" in last
+
+
+# Routes with parameters of every kind of segment, and an HTTP route, which isn't a channel.
+ROUTES = """
+from websockets_routes import Router
+
+router = Router()
+
+@router.route("/rooms/{room}/users/{user:int}")
+async def member(ws, path): pass
+
+@router.route("/files/{name}.{ext}/{rest:path}")
+async def files(ws, path): pass
+
+@router.http("/healthz")
+def health(request): pass
+"""
+BINDINGS = {"ws": {"method": "GET", "bindingVersion": "0.1.0"}}
+
+
+def read_by(converter: str) -> dict[str, str]:
+    """The AsyncAPI description of a path parameter that ``converter`` reads."""
+    return {"description": f"Path parameter, read by {converter}."}
+
+
+def test_asyncapi_without_msgspec() -> None:
+    """Without msgspec, asyncapi() describes every channel; importing messages names the extra."""
+    result = run_python(f"""
+import json, sys
+sys.modules["msgspec"] = None
+{ROUTES}
+print(json.dumps(router.asyncapi(title="T", version="1")))
+try:
+    import websockets_routes.messages
+except ImportError as exc:
+    print(exc)
+""")
+    assert result.returncode == 0, result.stderr
+    document, error = result.stdout.splitlines()
+    assert json.loads(document) == {
+        "asyncapi": "3.0.0",
+        "info": {"title": "T", "version": "1"},
+        "defaultContentType": "application/json",
+        "channels": {
+            "member": {
+                "address": "/rooms/{room}/users/{user}",
+                "parameters": {"room": read_by("StrConverter"), "user": read_by("IntConverter")},
+                "bindings": BINDINGS,
+            },
+            "files": {
+                "address": "/files/{name}.{ext}/{rest}",
+                "parameters": {
+                    "name": read_by("StrConverter"),
+                    "ext": read_by("StrConverter"),
+                    "rest": read_by("PathConverter"),
+                },
+                "bindings": BINDINGS,
+            },
+        },
+        "operations": {},
+    }
+    assert "pip install 'websockets-routes[messages]'" in error
+
+
+def test_asyncapi_without_message_routers_imports_no_msgspec() -> None:
+    """asyncapi() of a router without message routers imports neither msgspec nor messages."""
+    result = run_python(f"""
+import sys
+{ROUTES}
+assert router.asyncapi()["channels"]
+loaded = [m for m in sys.modules if m.startswith(("msgspec", "websockets_routes.messages"))]
+assert not loaded, loaded
+""")
+    assert result.returncode == 0, result.stderr

@@ -14,11 +14,15 @@ from websockets.datastructures import Headers
 
 from websockets_routes import RoutedPath, Router
 from websockets_routes.messages import (
+    MAX_ID_LENGTH,
     ErrorCode,
     Incoming,
     MessageError,
+    MessageId,
     MessageRouter,
+    Middleware,
     Next,
+    Validator,
     connect,
 )
 
@@ -66,6 +70,12 @@ async def guard(
     if incoming.tag == "chat.send" and not path.context.get("user"):
         raise MessageError("forbidden", "log in first", id=incoming.id)
     return await call_next()
+
+
+# The package re-exports its aliases and constants as the module had them.
+as_middleware: Middleware = guard
+correlation: MessageId = "room-1"[:MAX_ID_LENGTH]
+send_validator: Validator[object] = messages.validator("chat.send")
 
 
 @messages.on_unknown
