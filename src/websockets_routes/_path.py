@@ -157,6 +157,7 @@ class RoutedPath(str):
         params: Parameters captured in the path, converted by their converters:
             ``{"id": 123}`` for ``/thing/{id:int}``.
         context: A dict for handshake hooks to hand values on to the handler.
+        meta: Public facts about the connection that presence shows (a user's name).
         route: The :class:`~websockets_routes.Route` that matched.
         router: The :class:`~websockets_routes.Router` that routed the request:
             the one being served, also when the route was declared on a router
@@ -172,6 +173,16 @@ class RoutedPath(str):
     @cached_property
     def context(self) -> dict[str, Any]:
         """A dict for handshake hooks to hand values on to the handler, made on first use."""
+        return {}
+
+    @cached_property
+    def meta(self) -> dict[str, Any]:
+        """What the app tells others about this connection, made on first use.
+
+        Presence shows it: ``member.meta`` is this dict. Put public facts in it,
+        such as the user's name, from a hook or the handler; keep secrets in
+        :attr:`context`.
+        """
         return {}
 
     @cached_property

@@ -51,6 +51,7 @@ class Route:
         "hooks",
         "kind",
         "name",
+        "options",
         "origin",
         "own_hooks",
         "pattern",
@@ -85,6 +86,8 @@ class Route:
         # their hooks run, in that order, before the route's own.
         self.chain = chain
         self.origin: Route = self if origin is None else origin
+        # What the layers above keep per route (a send policy), carried as is.
+        self.options: dict[str, Any] = {} if origin is None else origin.options
         self.hooks: tuple[Hook, ...] = ()
         self.steps: tuple[Callable[..., Any], ...] = ()
         self.runs_user_code = False

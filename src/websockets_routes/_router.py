@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._route import Route
 from ._routes import RouteTable
 from ._serving import check_handlers
-from .broadcast import Broadcaster, Registry
+from .broadcast import Broadcaster, DeliveryStats, Listener, Member, Registry, SendPolicy
 from .broadcast._broadcaster import unknown_route
 from .converters import Converter
 from .exceptions import RouteError
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from .broadcast import BroadcastBackend
 
 __all__ = ["Router"]
+
+L = TypeVar("L", bound=Listener)
 
 
 class Router(RouteTable):
@@ -39,6 +41,12 @@ class Router(RouteTable):
         redirect_slashes: When a path misses only by its trailing slash, answer
             the handshake with a 308 redirect to the other form instead of 404.
             The ``Location`` is built from the path alone, never from ``Host``.
+        send_policy: The :class:`~websockets_routes.broadcast.SendPolicy` of
+            this router's routes, included ones too unless they have their own:
+            how much may wait for a connection, and what happens beyond.
+
+    Raises:
+        RouteError: If a converter or the send policy isn't one.
     """
 
     def __init__(
@@ -46,10 +54,12 @@ class Router(RouteTable):
         *,
         converters: Mapping[str, Converter[Any] | type[Converter[Any]]] | None = None,
         redirect_slashes: bool = False,
+        send_policy: SendPolicy | None = None,
     ) -> None:
         super().__init__(converters=converters, redirect_slashes=redirect_slashes)
+        self.send_policy = _check_policy("Router(send_policy=...)", send_policy)
         # The open connections, when this router is the one being served.
-        self._registry = Registry()
+        self._registry = Registry(self._policy_of)
         self._broadcaster: Broadcaster | None = None
         # Set when a server or a handler starts with this router.
         self._served = False
@@ -169,13 +179,20 @@ class Router(RouteTable):
         served._broadcaster = Broadcaster(served, backend)
         return served._broadcaster
 
-    async def broadcast(self, name: str, message: str | bytes, /, **params: Any) -> None:
+    def broadcast(
+        self, name: str, message: str | bytes, /, *, exclude: Any = None, **params: Any
+    ) -> Awaitable[None]:
         """Send ``message`` to every connection on route ``name`` with ``params``.
 
         ``await router.broadcast("room", "hi", room="lobby")`` reaches the
         connections of ``/rooms/lobby`` in every process sharing the backend;
         without ``params``, every connection on the route. ``name`` is as this
-        router knows it, also on an included router. See
+        router knows it, also on an included router. ``exclude=ws`` (or a list
+        of connections) leaves out the sender. Everything is sent under the send
+        policy: a client that doesn't keep up never slows the others down.
+
+        Await it in a coroutine; in a threaded server's handler, call it
+        without ``await``: it delivers before returning. See
         :meth:`Broadcaster.broadcast <websockets_routes.broadcast.Broadcaster.broadcast>`.
 
         Raises:
@@ -187,24 +204,118 @@ class Router(RouteTable):
         served = self._serving()
         broadcaster = self.broadcaster
         if served is self:
-            await broadcaster.broadcast(name, message, **params)
-            return
-        for copy in self._copies_in(served, name):
-            await broadcaster.broadcast(copy, message, **params)
+            return broadcaster.broadcast(name, message, exclude=exclude, **params)
+        copies = [
+            broadcaster.broadcast(copy, message, exclude=exclude, **params)
+            for copy in self._copies_in(served, name)
+        ]
+        return copies[0] if len(copies) == 1 else _all(copies)
 
-    async def broadcast_group(self, group: str, message: str | bytes) -> None:
-        """Send ``message`` to every connection that joined ``group``, in every process."""
-        await self.broadcaster.broadcast_group(group, message)
+    def broadcast_group(
+        self, group: str, message: str | bytes, /, *, exclude: Any = None
+    ) -> Awaitable[None]:
+        """Send ``message`` to every connection that joined ``group``, in every process.
+
+        ``exclude`` and awaiting work as for :meth:`broadcast`.
+        """
+        return self.broadcaster.broadcast_group(group, message, exclude=exclude)
+
+    def send(self, ws: Any, message: str | bytes) -> Awaitable[None]:
+        """Send ``message`` to connection ``ws`` alone, under the send policy.
+
+        For pushing to another connection than the handler's own (a private
+        message, a notification): unlike ``await ws.send(...)``, it never waits
+        for a slow client. To reach every connection of one user wherever they
+        are, have each join a group of its own (``router.join(ws, f"user:{id}")``)
+        and use :meth:`broadcast_group`. Awaiting works as for :meth:`broadcast`.
+
+        Raises:
+            ValueError: If ``ws`` isn't an open connection of the router served.
+        """
+        return self.broadcaster.send(ws, message)
 
     def join(self, ws: Any, group: str) -> None:
-        """Add connection ``ws`` to ``group``; it leaves when its handler ends."""
+        """Add connection ``ws`` to ``group``; it leaves when its handler ends.
+
+        Raises:
+            ValueError: If ``ws`` isn't an open connection of the router served.
+        """
         self._serving()._registry.join_group(ws, group)
 
     def leave(self, ws: Any, group: str) -> None:
         """Remove connection ``ws`` from ``group``."""
         self._serving()._registry.leave_group(ws, group)
 
+    # Presence.
+
+    def members(self, name: str, /, **params: Any) -> list[Member]:
+        """The connections in this process on route ``name`` with ``params``: who is in a room.
+
+        ``router.members("room", room="lobby")`` lists the
+        :class:`~websockets_routes.broadcast.Member` objects of ``/rooms/lobby``;
+        without ``params``, every connection on the route. Each has its
+        ``connection``, its ``path``, and its ``meta``, what hooks or the handler
+        put in ``path.meta`` (a user name, say); ``len()`` counts them.
+
+        Raises:
+            BroadcastError: If there is no route ``name``, or ``params`` don't
+                match its parameters.
+        """
+        served = self._serving()
+        broadcaster = self.broadcaster
+        names = [name] if served is self else self._copies_in(served, name)
+        found: list[Member] = []
+        for copy in names:
+            route, texts, key = broadcaster._target(copy, params)
+            found.extend(served._registry.members(route, key, every=texts is None))
+        return found
+
+    def group_members(self, group: str) -> list[Member]:
+        """The connections in this process that joined ``group``."""
+        return self._serving()._registry.group_members(group)
+
+    def on_join(self, listener: L) -> L:
+        """Call ``listener(member, topic)`` when a connection joins a room.
+
+        A connection joins its route's room (the route and its parameters) when
+        its handler starts, and a group when it calls :meth:`join`. ``topic`` is
+        a :class:`~websockets_routes.broadcast.Topic`. A coroutine function runs
+        as a task beside the connection (a plain function on a threaded
+        server); one that raises is logged. Use it as a decorator.
+        """
+        self._serving()._registry.on_join.append(_check_listener(listener))
+        return listener
+
+    def on_leave(self, listener: L) -> L:
+        """Call ``listener(member, topic)`` when a connection leaves a room.
+
+        It leaves its groups, then its route's room, when its handler ends, and
+        a group when it calls :meth:`leave`. It is no longer a member then.
+        Otherwise as :meth:`on_join`.
+        """
+        self._serving()._registry.on_leave.append(_check_listener(listener))
+        return listener
+
+    @property
+    def delivery_stats(self) -> DeliveryStats:
+        """What the send policy did: slow consumers closed, messages dropped (counters)."""
+        return self._serving()._registry.stats
+
     # Internals.
+
+    def _route_options(self, pattern: str, **options: Any) -> dict[str, Any]:
+        _check_policy(f"route {pattern!r}: send_policy", options.get("send_policy"))
+        return super()._route_options(pattern, **options)
+
+    def _policy_of(self, route: Route) -> SendPolicy:
+        """The send policy of ``route``: its own, else the nearest router's that has one."""
+        policy: SendPolicy | None = route.options.get("send_policy")
+        if policy is None:
+            for router in reversed(route.chain):
+                policy = getattr(router, "send_policy", None)
+                if policy is not None:
+                    break
+        return policy or _DEFAULT_POLICY
 
     def _serving(self) -> Router:
         """The router whose connections this one reaches: the one serving it.
@@ -241,3 +352,23 @@ class Router(RouteTable):
         names = [r.name for r in served.routes if r.origin is route.origin and self in r.chain]
         self._copies[served, route] = (len(served.routes), names)
         return names
+
+
+_DEFAULT_POLICY = SendPolicy()
+
+
+def _check_policy(what: str, policy: Any) -> SendPolicy | None:
+    if policy is not None and not isinstance(policy, SendPolicy):
+        raise RouteError(f"{what} must be a websockets_routes.broadcast.SendPolicy, not {policy!r}")
+    return policy
+
+
+def _check_listener(listener: L) -> L:
+    if not callable(listener):
+        raise RouteError(f"a presence listener must be callable, not {listener!r}")
+    return listener
+
+
+async def _all(awaitables: list[Awaitable[None]]) -> None:
+    for awaitable in awaitables:
+        await awaitable

@@ -89,6 +89,7 @@ class RouteTable:
         name: str | None = None,
         subprotocols: Iterable[str] | None = None,
         hooks: Iterable[Hook] = (),
+        send_policy: Any = None,
     ) -> Callable[[F], F]:
         """Route WebSocket connections to the decorated handler or class view.
 
@@ -106,6 +107,9 @@ class RouteTable:
                 preference. A client that offers none of them gets HTTP 400.
             hooks: Handshake hooks for this route only; they run after the
                 router's hooks and before a class view's ``process_request``.
+            send_policy: A :class:`~websockets_routes.broadcast.SendPolicy` for
+                what is broadcast or pushed to this route's connections, in
+                place of the router's.
 
         Raises:
             RouteError: If the pattern is invalid, the name is taken, another
@@ -113,6 +117,7 @@ class RouteTable:
         """
         protocols = _check_subprotocols(pattern, subprotocols)
         own_hooks = _check_hooks(pattern, hooks)
+        options = self._route_options(pattern, send_policy=send_policy)
 
         def decorator(endpoint: F) -> F:
             if isinstance(endpoint, type):
@@ -125,7 +130,7 @@ class RouteTable:
                 raise RouteError(
                     f"route {pattern!r} needs a handler function or class, not {endpoint!r}"
                 )
-            self._declare(pattern, name, "websocket", endpoint, protocols, own_hooks)
+            self._declare(pattern, name, "websocket", endpoint, protocols, own_hooks, options)
             return endpoint
 
         return decorator
@@ -310,6 +315,7 @@ class RouteTable:
         endpoint: Callable[..., Any],
         subprotocols: tuple[str, ...] | None,
         own_hooks: tuple[Hook, ...],
+        options: Mapping[str, Any] | None = None,
     ) -> None:
         if name is None:
             name = getattr(endpoint, "__name__", None)
@@ -319,7 +325,12 @@ class RouteTable:
             raise RouteError(f"route {pattern!r}: name must be a non-empty str")
         segments = parse_pattern(pattern, self.converters)
         route = Route(pattern, name, kind, endpoint, segments, subprotocols, own_hooks, (self,))
+        route.options = dict(options or {})
         self._add(route)
+
+    def _route_options(self, pattern: str, **options: Any) -> dict[str, Any]:
+        """Check what the serving layer keeps per route; the table only carries it."""
+        return {name: value for name, value in options.items() if value is not None}
 
     def _mounted(
         self,

@@ -51,6 +51,13 @@ def check_handlers(router: Router, *, asynchronous: bool) -> None:
         TypeError: If a handler, a class view's ``handle`` or a hook doesn't fit
             (only hooks of sync servers must be plain functions).
     """
+    if not asynchronous:
+        for listener in [*router._registry.on_join, *router._registry.on_leave]:
+            if _is_async(listener):
+                raise TypeError(
+                    f"presence listener {getattr(listener, '__qualname__', listener)!r} must "
+                    f"be a plain function (def, not async def) on a threaded server"
+                )
     for route in router.routes:
         targets: list[tuple[str, Any]] = []
         if route.kind == "websocket":
@@ -147,10 +154,10 @@ async def run_handler(ws: Any, path: RoutedPath) -> None:
     quietly.
     """
     route = path.route
-    # Broadcast finds open connections in the registry of the router being
-    # served: tracked now, forgotten when the handler ends.
+    # Broadcast and presence find open connections in the registry of the router
+    # being served: tracked now, forgotten when the handler ends.
     registry = path.router._registry
-    key = registry.track(ws, path)
+    member = registry.track(ws, path)
     try:
         if route.view_class is None:
             await route.endpoint(ws, path)
@@ -162,17 +169,14 @@ async def run_handler(ws: Any, path: RoutedPath) -> None:
         logger.error("handler of route %r failed", route.name, exc_info=True)
         await _close(ws, CloseCode.INTERNAL_ERROR, "internal error")
     finally:
-        registry.untrack(ws, path, key)
+        registry.untrack(member)
 
 
 def run_handler_sync(ws: Any, path: RoutedPath) -> None:
-    """Like :func:`run_handler`, for threaded servers.
-
-    The connection isn't tracked by route (broadcast doesn't deliver to threaded
-    connections, and the registry isn't thread-safe), but the groups its handler
-    joined are forgotten when the handler ends.
-    """
+    """Like :func:`run_handler`, for threaded servers."""
     route = path.route
+    registry = path.router._registry
+    member = registry.track(ws, path)
     try:
         if route.view_class is None:
             route.endpoint(ws, path)
@@ -184,9 +188,7 @@ def run_handler_sync(ws: Any, path: RoutedPath) -> None:
         logger.error("handler of route %r failed", route.name, exc_info=True)
         ws.close(CloseCode.INTERNAL_ERROR, "internal error")
     finally:
-        registry = path.router._registry
-        if registry.memberships:
-            registry.forget(ws)
+        registry.untrack(member)
 
 
 async def handle(router: Router, ws: Any, target: str, headers: Headers) -> None:

@@ -167,7 +167,6 @@ def test_closed_connections_are_forgotten() -> None:
             await until(lambda: count(router) == 0)
             assert len(router.connections) == 0
             assert router.connections.groups == {}
-            assert router.connections.memberships == {}
             await router.broadcast("room", "nobody", room="a")
 
     run(main())
@@ -246,10 +245,13 @@ def test_deliver_skips_connections_that_are_not_open(caplog: pytest.LogCaptureFi
         router = make_router()
         async with serving(router) as url:
             gone, staying = await clients(router, url, "/rooms/a", "/rooms/a")
-            server_sides = router.connections.members(router.get("room"), "a")
+            members = router.connections.members(router.get("room"), "a")
+            server_sides = [member.connection for member in members]
             await gone.close()
             await until(lambda: count(router) == 1)
-            (open_side,) = router.connections.members(router.get("room"), "a")
+            (open_side,) = [
+                m.connection for m in router.connections.members(router.get("room"), "a")
+            ]
             (closed_side,) = [ws for ws in server_sides if ws is not open_side]
             with caplog.at_level(logging.DEBUG):
                 deliver([closed_side, open_side], "late")
@@ -341,6 +343,10 @@ def test_frames_from_other_processes_are_delivered_or_dropped(
 ) -> None:
     """receive() delivers route, whole-route and group frames, and drops unreadable ones."""
     from websockets_routes.broadcast._broadcaster import _encode
+    from websockets_routes.broadcast._fanout import payload_of
+
+    def encode(kind: bytes, target: Any, message: str | bytes) -> bytes:
+        return _encode(kind, target, *payload_of(message))
 
     async def main() -> None:
         router = make_router()
@@ -349,16 +355,16 @@ def test_frames_from_other_processes_are_delivered_or_dropped(
                 router, url, "/rooms/a", "/things/box/7", "/rooms/b?group=admins"
             )
             receive = router.broadcaster.receive
-            receive(_encode(b"R", ["room", ["a"]], "to a"))
+            receive(encode(b"R", ["room", ["a"]], "to a"))
             assert await room_a.recv() == "to a"
-            receive(_encode(b"R", ["thing", ["box", "7"]], b"seven"))
+            receive(encode(b"R", ["thing", ["box", "7"]], b"seven"))
             assert await thing.recv() == b"seven"
-            receive(_encode(b"R", ["room", None], "every room"))
+            receive(encode(b"R", ["room", None], "every room"))
             assert [await room_a.recv(), await admin.recv()] == ["every room"] * 2
-            receive(_encode(b"G", "admins", "admins"))
+            receive(encode(b"G", "admins", "admins"))
             assert await admin.recv() == "admins"
             with caplog.at_level(logging.WARNING, logger="websockets_routes"):
-                for frame in (b"garbage", _encode(b"R", ["nope", None], "x"), b"X" + b"t1\n"):
+                for frame in (b"garbage", encode(b"R", ["nope", None], "x"), b"X" + b"t1\n"):
                     receive(frame)
             assert len(caplog.records) == 3
             for ws in (room_a, thing, admin):
@@ -380,13 +386,15 @@ def test_deliver_handles_mixed_and_unsupported_connections(
         router = make_router()
         async with serving(router) as url:
             (ws,) = await clients(router, url, "/rooms/a")
-            (server_side,) = router.connections.members(router.get("room"), "a")
+            (member,) = router.connections.members(router.get("room"), "a")
+            server_side = member.connection
             with caplog.at_level(logging.WARNING, logger="websockets_routes"):
                 deliver([Unknown(), server_side, Unknown()], "mixed")
                 deliver([Unknown()], "unknown")
             assert await ws.recv() == "mixed"
             assert [r.getMessage() for r in caplog.records] == [
-                "broadcast skips Unknown connections: only asyncio and legacy ones"
+                "broadcast skips Unknown connections: only those of websockets' asyncio, "
+                "legacy, threading and trio implementations"
             ]
             await ws.close()
 
@@ -527,7 +535,7 @@ def test_threaded_handlers_leave_their_groups() -> None:
                     with pytest.raises(ConnectionClosedOK):
                         ws.recv(TIMEOUT)
                 assert router.connections.groups == {}
-                assert router.connections.memberships == {}
+                assert len(router.connections) == 0
         finally:
             server.shutdown()
             thread.join(TIMEOUT)
@@ -553,6 +561,6 @@ def test_groups_joined_on_an_included_router_are_left() -> None:
                 # The server closes once the handler returned.
                 await ws.wait_closed()
                 assert chat.connections.groups == {}
-                assert chat.connections.memberships == {}
+                assert len(chat.connections) == 0
 
     run(main())

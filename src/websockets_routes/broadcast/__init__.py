@@ -21,20 +21,27 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._broadcaster import Broadcaster, BroadcastError
-from ._deliver import deliver, logger
-from ._registry import Registry
+from ._fanout import deliver, logger
+from ._policy import SLOW_CONSUMER, DeliveryStats, SendPolicy
+from ._registry import Listener, Member, Registry, Topic
 from .backends import BroadcastBackend, MemoryBackend, backend_from_url, redact_url
 
 if TYPE_CHECKING:
     from .backends.redis import RedisBackend as RedisBackend
 
 __all__ = [
+    "SLOW_CONSUMER",
     "BroadcastBackend",
     "BroadcastError",
     "Broadcaster",
+    "DeliveryStats",
+    "Listener",
+    "Member",
     "MemoryBackend",
     "RedisBackend",
     "Registry",
+    "SendPolicy",
+    "Topic",
     "backend_from_url",
     "deliver",
     "logger",

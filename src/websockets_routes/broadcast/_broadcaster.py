@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
-from collections.abc import Hashable
+import sys
+from collections.abc import Awaitable, Generator, Hashable
 from typing import TYPE_CHECKING, Any
 
 from .._patterns import params_of
-from ._deliver import Message, deliver, logger
-from ._registry import params_key
+from ._fanout import Message, deliver_now, fan_out, logger, payload_of
+from ._registry import Member, params_key
 from .backends import BroadcastBackend, backend_from_url
 
 if TYPE_CHECKING:
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
     from .._router import Router
     from ..converters import Converter
 
-__all__ = ["BroadcastError", "Broadcaster", "unknown_route"]
+__all__ = ["BroadcastError", "Broadcaster", "in_async_context", "unknown_route"]
 
 
 class BroadcastError(ValueError):
@@ -29,13 +31,37 @@ _ROUTE, _GROUP = b"R", b"G"
 _TEXT, _BINARY = b"t", b"b"
 
 
-def _encode(kind: bytes, target: Any, message: Message) -> bytes:
-    if isinstance(message, str):
-        flag, payload = _TEXT, message.encode()
-    else:
-        flag, payload = _BINARY, bytes(message)
+def _encode(kind: bytes, target: Any, payload: bytes, text: bool) -> bytes:
     header = json.dumps(target, separators=(",", ":")).encode()
-    return b"".join((kind, flag, header, b"\n", payload))
+    return b"".join((kind, _TEXT if text else _BINARY, header, b"\n", payload))
+
+
+class _Done:
+    """What a broadcast returns once it delivered synchronously: awaiting it does nothing."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return
+        yield  # pragma: no cover - makes this a generator
+
+
+DONE = _Done()
+
+
+def in_async_context() -> bool:
+    """Whether this thread runs an event loop (asyncio or trio) that a broadcast can await."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        trio = sys.modules.get("trio")
+        if trio is None:
+            return False
+        try:
+            trio.lowlevel.current_task()
+        except RuntimeError:
+            return False
+    return True
 
 
 class Broadcaster:
@@ -58,6 +84,10 @@ class Broadcaster:
         self._closed = False
         # Router hands us the router being served, whose registry has the connections.
         self._registry = router._registry
+        # Frames from other processes, delivered in order by one task.
+        self._incoming: collections.deque[tuple[list[Member], bytes, bool]] = collections.deque()
+        self._receiving: asyncio.Task[None] | None = None
+        self._warned_no_loop = False
         # A process must listen once it holds a connection, even if it never sends.
         self._registry.on_first_connection = self._start_soon if self.backend.remote else None
 
@@ -118,40 +148,81 @@ class Broadcaster:
             await asyncio.gather(self._start, return_exceptions=True)
         await self.backend.aclose()
 
-    async def broadcast(self, name: str, message: Message, /, **params: Any) -> None:
+    def broadcast(
+        self,
+        name: str,
+        message: Message,
+        /,
+        *,
+        exclude: Any = None,
+        **params: Any,
+    ) -> Awaitable[None]:
         """Send ``message`` to the connections on route ``name`` with ``params``.
 
         Give every parameter of the route, with values typed as handlers see
         them in ``path.params`` (``id=7`` for an ``int``; each converter checks
-        its value as for ``url_for``), or none to reach every connection on the route. A
-        ``str`` is sent as a text frame, ``bytes`` as a binary frame.
+        its value as for ``url_for``), or none to reach every connection on the
+        route. A ``str`` is sent as a text frame, ``bytes`` as a binary frame.
+        ``exclude`` is a connection (the sender, say) or connections that don't
+        get it.
 
-        Connections of this process get it before this returns; other
-        processes get it through the backend, at most once.
+        Await it in a coroutine: it yields to the event loop every few
+        milliseconds while it reaches many connections. In a threaded server's
+        handler, call it without ``await``: it delivers before returning.
+        Connections of this process get it before it is done; other processes
+        get it through the backend, at most once.
 
         Raises:
             BroadcastError: If there is no route ``name``, or ``params`` don't
                 match its parameters.
+            TypeError: If ``message`` is neither str nor bytes.
         """
         route, texts, key = self._target(name, params)
-        deliver(self._registry.members(route, key, every=texts is None), message)
-        if self.backend.remote and not self._closed:
-            self._start_soon()
-            self.backend.publish(_encode(_ROUTE, [name, texts], message))
+        payload, text = payload_of(message)
+        members = self._registry.members(route, key, every=texts is None)
+        self._publish(_ROUTE, [name, texts], payload, text)
+        return self._deliver(_without(members, exclude), payload, text)
 
-    async def broadcast_group(self, group: str, message: Message) -> None:
-        """Send ``message`` to the connections in ``group``, in every process."""
-        deliver(self._registry.group_members(group), message)
-        if self.backend.remote and not self._closed:
-            self._start_soon()
-            self.backend.publish(_encode(_GROUP, group, message))
+    def broadcast_group(
+        self, group: str, message: Message, /, *, exclude: Any = None
+    ) -> Awaitable[None]:
+        """Send ``message`` to the connections in ``group``, in every process.
+
+        ``exclude`` and awaiting work as for :meth:`broadcast`.
+        """
+        payload, text = payload_of(message)
+        members = self._registry.group_members(group)
+        self._publish(_GROUP, group, payload, text)
+        return self._deliver(_without(members, exclude), payload, text)
+
+    def send(self, ws: Any, message: Message) -> Awaitable[None]:
+        """Send ``message`` to connection ``ws`` alone, under the send policy.
+
+        Unlike ``await ws.send(...)``, it never waits for a slow client: the
+        message is buffered up to the bound of the send policy, then the policy
+        applies. Awaiting works as for :meth:`broadcast`.
+
+        Raises:
+            ValueError: If ``ws`` isn't an open connection of this router.
+        """
+        payload, text = payload_of(message)
+        member = self._registry.member(ws)
+        if member is None:
+            raise ValueError(
+                f"{ws!r} isn't an open connection of this router: send to connections "
+                f"whose handler runs, or use ws.send()"
+            )
+        deliver_now((member,), payload, text, self._registry.stats)
+        return DONE
 
     def receive(self, frame: bytes) -> None:
         """Deliver a frame published by another process to connections of this one."""
         try:
             head, _, payload = frame.partition(b"\n")
             kind, flag, target = head[:1], head[1:2], json.loads(head[2:])
-            message: Message = payload.decode() if flag == _TEXT else payload
+            text = flag == _TEXT
+            if text:
+                payload.decode()  # A text frame carries UTF-8: check before sending.
             if kind == _ROUTE:
                 name, texts = target
                 route = self.router.get(name)
@@ -159,18 +230,52 @@ class Broadcaster:
                     raise KeyError(name)
                 spec = self._spec(route)
                 if texts is None:
-                    connections = self._registry.members(route, every=True)
+                    members = self._registry.members(route, every=True)
                 else:
                     values = [conv.to_python(t) for (_, conv), t in zip(spec, texts, strict=True)]
-                    connections = self._registry.members(route, params_key(values))
+                    members = self._registry.members(route, params_key(values))
             elif kind == _GROUP:
-                connections = self._registry.group_members(target)
+                members = self._registry.group_members(target)
             else:
                 raise ValueError(f"unknown kind {kind!r}")
         except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
             logger.warning("dropped a broadcast frame this router can't read: %r", exc)
             return
-        deliver(connections, message)
+        if not members:
+            return
+        # In order, and in slices like local broadcasts: one task drains them.
+        self._incoming.append((members, payload, text))
+        if self._receiving is None or self._receiving.done():
+            self._receiving = asyncio.get_running_loop().create_task(self._drain_incoming())
+
+    async def _drain_incoming(self) -> None:
+        while self._incoming:
+            members, payload, text = self._incoming.popleft()
+            await fan_out(members, payload, text, self._registry.stats)
+
+    def _deliver(self, members: list[Member], payload: bytes, text: bool) -> Awaitable[None]:
+        if len(members) > 1 and in_async_context():
+            return fan_out(members, payload, text, self._registry.stats)
+        deliver_now(members, payload, text, self._registry.stats)
+        return DONE
+
+    def _publish(self, kind: bytes, target: Any, payload: bytes, text: bool) -> None:
+        if not self.backend.remote or self._closed:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            # The backends run on asyncio: a thread or trio stays in this process.
+            if not self._warned_no_loop:
+                self._warned_no_loop = True
+                logger.warning(
+                    "broadcast through %r needs an asyncio event loop; outside one, "
+                    "broadcasts reach this process's connections only",
+                    self.backend,
+                )
+            return
+        self._start_soon()
+        self.backend.publish(_encode(kind, target, payload, text))
 
     def _spec(self, route: Route) -> tuple[tuple[str, Converter[Any]], ...]:
         spec = self._params.get(route)
@@ -213,3 +318,13 @@ def unknown_route(router: Router, name: str) -> BroadcastError:
     """The error for a broadcast to ``name``, which is no WebSocket route of ``router``."""
     known = ", ".join(sorted(r.name for r in router.routes if r.kind == "websocket"))
     return BroadcastError(f"no WebSocket route named {name!r}; known names: {known or 'none'}")
+
+
+def _without(members: list[Member], exclude: Any) -> list[Member]:
+    """``members`` but those whose connection is ``exclude``, or in it."""
+    if exclude is None:
+        return members
+    if isinstance(exclude, set | frozenset | list | tuple):
+        excluded = set(exclude)
+        return [m for m in members if m.connection not in excluded]
+    return [m for m in members if m.connection is not exclude]

@@ -1,22 +1,34 @@
-"""Open connections by route and parameters, and by explicit group, for broadcast.
+"""Open connections by route and parameters, and by group: who is in each room.
 
-Plain dicts and sets, no I/O. The registry of the router being served tracks a
-connection when its handler starts and untracks it when the handler ends, so
-nothing is kept for closed connections. Threaded handlers aren't tracked by
-route: broadcast doesn't deliver to them, and a registry isn't thread-safe; the
-groups they joined are forgotten when they end.
+Plain dicts and sets behind one lock, no I/O. The registry of the router being
+served tracks a connection while its handler runs (on every kind of server), so
+nothing is kept for closed connections, and broadcast, presence and join/leave
+events all read from here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+import dataclasses
+import inspect
+import logging
+import threading
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+
+from ._policy import DeliveryStats, SendPolicy
 
 if TYPE_CHECKING:
     from .._path import RoutedPath
     from .._route import Route
+    from ._fanout import _Outbox
 
-__all__ = ["Registry", "params_key"]
+__all__ = ["Listener", "Member", "Registry", "Topic", "member_of", "params_key"]
+
+logger = logging.getLogger("websockets_routes.broadcast")
+
+#: Called with a member and the topic it joined or left; a coroutine function's
+#: coroutine runs as a task of the connection's event loop.
+Listener = Callable[["Member", "Topic"], Any]
 
 
 def params_key(values: Iterable[Any]) -> Hashable:
@@ -34,38 +46,115 @@ def params_key(values: Iterable[Any]) -> Hashable:
     return key
 
 
-class Registry:
-    """Where broadcast finds connections: by route and parameters, and by group.
+@dataclasses.dataclass(frozen=True)
+class Topic:
+    """A room: a route with its parameter values, or a group.
 
-    :attr:`Router.connections <websockets_routes.Router.connections>` is the
-    registry of the router being served.
+    Attributes:
+        name: The route's name, as the router being served knows it, or the group.
+        params: The route's parameter values; empty for a group.
+        group: Whether this is a group rather than a route.
     """
 
-    __slots__ = ("groups", "memberships", "on_first_connection", "routes")
+    name: str
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    group: bool = False
 
-    def __init__(self) -> None:
-        #: route -> parameters key -> an open connection, or a set of them.
-        self.routes: dict[Route, dict[Hashable, Any]] = {}
-        #: group name -> connections that joined it.
-        self.groups: dict[str, set[Any]] = {}
-        #: connection -> the groups it joined, only for connections in a group.
-        self.memberships: dict[Any, set[str]] = {}
+    def __str__(self) -> str:
+        if self.group:
+            return f"group {self.name!r}"
+        values = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"route {self.name!r}" + (f" ({values})" if values else "")
+
+
+class Member:
+    """An open connection, as presence and delivery see it.
+
+    Attributes:
+        connection: The websockets connection.
+        path: Its :class:`~websockets_routes.RoutedPath` (None only for a
+            connection that no router tracks, given to :func:`deliver`).
+        groups: The groups it joined (read-only: use ``router.join``/``leave``).
+    """
+
+    __slots__ = ("closing", "connection", "groups", "key", "outbox", "path", "policy", "warned")
+
+    def __init__(self, connection: Any, path: RoutedPath | None, policy: SendPolicy) -> None:
+        self.connection = connection
+        self.path = path
+        self.policy = policy
+        self.key: Hashable = None
+        self.groups: set[str] = set()
+        # Delivery state: writes that wait (threads, trio), a slow consumer being
+        # closed, a warning already logged.
+        self.outbox: _Outbox | None = None
+        self.closing = False
+        self.warned = False
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """What the app tells others about the connection: ``path.meta``."""
+        return {} if self.path is None else self.path.meta
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The route parameters of the connection: ``path.params``."""
+        return {} if self.path is None else self.path.params
+
+    def __repr__(self) -> str:
+        if self.path is None:
+            return f"<Member {self.connection!r}>"
+        return f"<Member {self.path.route.name!r} {self.path.path!r} {self.meta!r}>"
+
+
+def member_of(ws: Any) -> Member:
+    """The member of connection ``ws`` in the registry of the router serving it.
+
+    A connection that no router tracks (its handler doesn't run under one) gets
+    a member of its own, under the default send policy, for one delivery.
+    """
+    path = getattr(ws, "routed_path", None)
+    member = None if path is None else path.router._registry.member(ws)
+    return Member(ws, None, _DEFAULT_POLICY) if member is None else member
+
+
+class Registry:
+    """Where broadcast and presence find connections: by route and parameters, and by group.
+
+    :attr:`Router.connections <websockets_routes.Router.connections>` is the
+    registry of the router being served. Its methods may be called from any
+    thread.
+
+    Attributes:
+        groups: Group name -> its members.
+    """
+
+    def __init__(self, policy_of: Callable[[Route], SendPolicy] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._policy_of = policy_of or (lambda route: _DEFAULT_POLICY)
+        self._by_connection: dict[Any, Member] = {}
+        # route -> parameters key -> a member, or a set of them: most keys of
+        # /users/{id} have one, stored as itself.
+        self._routes: dict[Route, dict[Hashable, Any]] = {}
+        self.groups: dict[str, set[Member]] = {}
+        #: What the send policy did for these connections.
+        self.stats = DeliveryStats()
         #: Called once, when the first connection is tracked: broadcast backends start there.
         self.on_first_connection: Callable[[], None] | None = None
+        #: Called when a member joins or leaves a route's room or a group.
+        self.on_join: list[Listener] = []
+        self.on_leave: list[Listener] = []
 
     def __len__(self) -> int:
-        """How many connections are tracked by route, all routes together."""
-        return sum(
-            len(members) if type(members) is set else 1
-            for by_params in self.routes.values()
-            for members in by_params.values()
-        )
+        """How many connections are tracked."""
+        return len(self._by_connection)
 
-    def track(self, ws: Any, path: RoutedPath) -> Hashable:
-        """Track ``ws`` under its route and parameters; return the key for :meth:`untrack`."""
+    def track(self, ws: Any, path: RoutedPath) -> Member:
+        """Track ``ws`` under its route and parameters while its handler runs."""
         if self.on_first_connection is not None:
-            on_first_connection, self.on_first_connection = self.on_first_connection, None
-            on_first_connection()
+            on_first, self.on_first_connection = self.on_first_connection, None
+            on_first()
+        member = Member(ws, path, self._policy_of(path.route))
         params = path.params
         if not params:
             key: Hashable = None
@@ -73,87 +162,162 @@ class Registry:
             (key,) = params.values()
         else:
             key = tuple(params.values())
-        try:
-            by_params = self.routes[path.route]
-        except KeyError:
-            by_params = self.routes[path.route] = {}
-        try:
-            members = by_params.get(key)
-        except TypeError:
-            key = params_key(params.values())
-            members = by_params.get(key)
-        # A lone connection is stored as itself: most keys of /users/{id} have one.
-        if members is None:
-            by_params[key] = ws
-        elif type(members) is set:
-            members.add(ws)
-        else:
-            by_params[key] = {members, ws}
-        return key
+        with self._lock:
+            try:
+                by_params = self._routes[path.route]
+            except KeyError:
+                by_params = self._routes[path.route] = {}
+            try:
+                members = by_params.get(key)
+            except TypeError:
+                key = params_key(params.values())
+                members = by_params.get(key)
+            if members is None:
+                by_params[key] = member
+            elif type(members) is set:
+                members.add(member)
+            else:
+                by_params[key] = {members, member}
+            self._by_connection[ws] = member
+        member.key = key
+        if self.on_join:
+            self._notify(self.on_join, member, self._route_topic(member))
+        return member
 
-    def untrack(self, ws: Any, path: RoutedPath, key: Hashable) -> None:
-        """Forget ``ws``: its route entry and every group it joined."""
-        by_params = self.routes[path.route]
-        members = by_params[key]
-        if type(members) is set:
-            members.discard(ws)
-            if not members:
-                del by_params[key]
-        elif members is ws:
-            del by_params[key]
-        if self.memberships:
-            self.forget(ws)
-
-    def forget(self, ws: Any) -> None:
-        """Remove ``ws`` from every group it joined."""
-        for group in self.memberships.pop(ws, ()):
-            members = self.groups.get(group)
-            if members is not None:
-                members.discard(ws)
+    def untrack(self, member: Member) -> None:
+        """Forget ``member``: its route entry and every group it joined."""
+        with self._lock:
+            assert member.path is not None
+            by_params = self._routes[member.path.route]
+            members = by_params[member.key]
+            if type(members) is set:
+                members.discard(member)
                 if not members:
-                    del self.groups[group]
+                    del by_params[member.key]
+            elif members is member:
+                del by_params[member.key]
+            groups = member.groups
+            for group in groups:
+                self._discard(group, member)
+            del self._by_connection[member.connection]
+        if member.outbox is not None:
+            member.outbox.stop()
+        if self.on_leave:
+            for group in sorted(groups):
+                self._notify(self.on_leave, member, Topic(group, group=True))
+            self._notify(self.on_leave, member, self._route_topic(member))
+
+    def member(self, ws: Any) -> Member | None:
+        """The member for connection ``ws``, or None if its handler isn't running."""
+        return self._by_connection.get(ws)
 
     def join_group(self, ws: Any, group: str) -> None:
-        """Add ``ws`` to ``group``; it leaves every group when its handler ends."""
-        members = self.groups.get(group)
-        if members is None:
-            members = self.groups[group] = set()
-        members.add(ws)
-        self.memberships.setdefault(ws, set()).add(group)
+        """Add ``ws`` to ``group``; it leaves every group when its handler ends.
+
+        Raises:
+            ValueError: If ``ws`` isn't a connection whose handler runs here.
+        """
+        member = self._by_connection.get(ws)
+        if member is None:
+            raise ValueError(
+                f"{ws!r} isn't an open connection of this router: join groups from the "
+                f"handler of a connection the router serves, while it runs"
+            )
+        with self._lock:
+            joined = group not in member.groups
+            if joined:
+                member.groups.add(group)
+                self.groups.setdefault(group, set()).add(member)
+        if joined and self.on_join:
+            self._notify(self.on_join, member, Topic(group, group=True))
 
     def leave_group(self, ws: Any, group: str) -> None:
         """Remove ``ws`` from ``group``, if it is a member."""
+        member = self._by_connection.get(ws)
+        if member is None:
+            return
+        with self._lock:
+            left = group in member.groups
+            if left:
+                member.groups.discard(group)
+                self._discard(group, member)
+        if left and self.on_leave:
+            self._notify(self.on_leave, member, Topic(group, group=True))
+
+    def members(self, route: Route, key: Hashable = None, *, every: bool = False) -> list[Member]:
+        """A snapshot of the members on ``route`` with parameters ``key``.
+
+        With ``every``, the members on ``route`` whatever their parameters.
+        """
+        with self._lock:
+            by_params = self._routes.get(route)
+            if not by_params:
+                return []
+            if every:
+                return [m for members in by_params.values() for m in _each(members)]
+            return _each(by_params.get(key))
+
+    def group_members(self, group: str) -> list[Member]:
+        """A snapshot of the members of ``group``."""
+        with self._lock:
+            return list(self.groups.get(group, ()))
+
+    def _discard(self, group: str, member: Member) -> None:
         members = self.groups.get(group)
         if members is not None:
-            members.discard(ws)
+            members.discard(member)
             if not members:
                 del self.groups[group]
-        joined = self.memberships.get(ws)
-        if joined is not None:
-            joined.discard(group)
-            if not joined:
-                del self.memberships[ws]
 
-    def members(
-        self, route: Route, key: Hashable | None = None, *, every: bool = False
-    ) -> list[Any]:
-        """A snapshot of the connections on ``route`` with parameters ``key``.
+    @staticmethod
+    def _route_topic(member: Member) -> Topic:
+        assert member.path is not None
+        return Topic(member.path.route.name, dict(member.path.params))
 
-        With ``every``, the connections on ``route`` whatever their parameters.
-        """
-        by_params = self.routes.get(route)
-        if not by_params:
-            return []
-        if every:
-            return [ws for members in by_params.values() for ws in _each(members)]
-        return _each(by_params.get(key))
-
-    def group_members(self, group: str) -> list[Any]:
-        """A snapshot of the connections in ``group``."""
-        return list(self.groups.get(group, ()))
+    @staticmethod
+    def _notify(listeners: list[Listener], member: Member, topic: Topic) -> None:
+        for listener in listeners:
+            try:
+                result = listener(member, topic)
+                if inspect.iscoroutine(result):
+                    _schedule(result, member)
+            except Exception:
+                logger.exception("presence listener %r failed for %s", listener, topic)
 
 
-def _each(members: Any) -> list[Any]:
+_DEFAULT_POLICY = SendPolicy()
+_tasks: set[Any] = set()
+
+
+def _schedule(coroutine: Any, member: Member) -> None:
+    """Run a listener's coroutine beside the connection: an asyncio task, or trio's."""
+    import asyncio
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        nursery = getattr(member.connection, "nursery", None)
+        if nursery is None:
+            coroutine.close()
+            raise TypeError(
+                "a presence listener on a threaded server must be a plain function"
+            ) from None
+        nursery.start_soon(_guarded, coroutine)
+        return
+    task = loop.create_task(_guarded(coroutine))
+    # Keep a reference until it's done, or the task may be collected mid-way.
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+
+
+async def _guarded(coroutine: Any) -> None:
+    try:
+        await coroutine
+    except Exception:
+        logger.exception("presence listener failed")
+
+
+def _each(members: Any) -> list[Member]:
     if members is None:
         return []
     return list(members) if type(members) is set else [members]

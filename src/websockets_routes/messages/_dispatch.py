@@ -16,6 +16,8 @@ from websockets.frames import CloseCode
 from websockets.protocol import State
 
 from .._path import RoutedPath
+from ..broadcast._fanout import deliver_now
+from ..broadcast._registry import member_of
 from ..exceptions import RouteError
 from ._codec import (
     INVALID_ID_DETAIL,
@@ -349,10 +351,18 @@ class MessageRouter:
     async def send(self, ws: Any, message: object, *, binary: bool = False) -> None:
         """Send ``message`` to one connection: JSON in a text frame, or MessagePack.
 
-        To send it to every connection of a route, :meth:`encode` it once and
-        broadcast the frame: ``await router.broadcast(name, messages.encode(msg), **params)``.
+        A push to a connection that a router serves follows its route's send
+        policy, like a broadcast: it never waits for a slow client. To send it
+        to every connection of a route, :meth:`encode` it once and broadcast the
+        frame: ``await router.broadcast(name, messages.encode(msg), **params)``.
         """
-        await send_frame(ws, encode_frame(message, None, binary), binary)
+        frame = encode_frame(message, None, binary)
+        member = member_of(ws)
+        if member.path is None:
+            # No router tracks it: a client, or a connection served otherwise.
+            await send_frame(ws, frame, binary)
+        else:
+            deliver_now((member,), frame, not binary, member.path.router._registry.stats)
 
     @overload
     def encode(self, message: object, *, binary: Literal[False] = False) -> str: ...
