@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> None:
             from . import broadcast
 
             broadcast.run(quick=args.quick, connections=20 if args.quick else 1_000)
+            from . import fanout
+
+            fanout.run(quick=args.quick)
         else:
             from . import redos
 

@@ -12,7 +12,9 @@ handshake, so the query string (or a cookie) is where credentials go; a real app
 check a token there the same way.
 
 Messages to a room go through ``router.broadcast(...)``: in this process by default,
-through Redis across workers with ``--broadcast redis://...`` on the CLI.
+through Redis across workers with ``--broadcast redis://...`` on the CLI. Who is in a
+room comes from the router's presence (``router.members(...)``), with the name each
+connection gave in ``path.meta``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 
 from websockets_routes import HTTPResult, RoutedPath, Router
+from websockets_routes.broadcast import Member, Topic
 from websockets_routes.messages import MessageRouter
 
 __all__ = [
@@ -35,6 +38,7 @@ __all__ = [
     "ChatMessage",
     "ChatQuery",
     "ChatSend",
+    "Members",
     "Room",
     "Typing",
     "UserTyping",
@@ -96,9 +100,16 @@ class ChatMessage(msgspec.Struct, tag="chat.message"):
 
 
 class UserTyping(msgspec.Struct, tag="user.typing"):
-    """Someone in the room is typing."""
+    """Someone else in the room is typing."""
 
     name: str
+
+
+class Members(msgspec.Struct, tag="members"):
+    """Who is in the room, sent to everyone in it when someone joins or leaves."""
+
+    room: str
+    names: list[str]
 
 
 # Routes.
@@ -107,7 +118,7 @@ router = Router()
 #: The rooms live in a router of their own, so that its hook guards them only.
 rooms = Router()
 chat = MessageRouter(
-    pushes=[Welcome, ChatMessage, UserTyping],
+    pushes=[Welcome, ChatMessage, UserTyping, Members],
     query=ChatQuery,
     description="A chat room: everyone connected to the same room gets its messages.",
 )
@@ -124,6 +135,8 @@ def authenticate(path: RoutedPath, headers: Headers) -> HTTPResult | None:
             "say who you are with ?name=... (1-24 letters, digits, '.', '_' or '-')\n",
         )
     path.context["name"] = name
+    # What others see of this connection: the room's member list shows it.
+    path.meta["name"] = name
     return None
 
 
@@ -147,9 +160,17 @@ class Room:
         # Once started, the broadcast backend hears the other workers: say
         # welcome only then, so that a client that got it misses nothing.
         await router.broadcaster.start()
-        welcome = Welcome(room=path.params["room"], name=path.context["name"], worker=os.getpid())
+        room: str = path.params["room"]
+        welcome = Welcome(room=room, name=path.context["name"], worker=os.getpid())
         await chat.send(ws, welcome)
+        await router.broadcast("room", chat.encode(members(room)), room=room)
         await chat(ws, path)
+
+
+def members(room: str) -> Members:
+    """Who is in ``room``, as the router's presence knows it."""
+    names = sorted(member.meta["name"] for member in router.members("room", room=room))
+    return Members(room=room, names=names)
 
 
 @chat.on
@@ -163,12 +184,20 @@ async def send(ws: ServerConnection, msg: ChatSend, path: RoutedPath) -> ChatAck
 
 @chat.on
 async def typing_notice(ws: ServerConnection, msg: Typing, path: RoutedPath) -> None:
-    """Tell the room who is typing; no reply."""
+    """Tell the others in the room who is typing; no reply."""
     notice = UserTyping(name=path.context["name"])
-    await router.broadcast("room", chat.encode(notice), room=path.params["room"])
+    await router.broadcast("room", chat.encode(notice), room=path.params["room"], exclude=ws)
 
 
 router.include(rooms)
+
+
+@router.on_leave
+async def left(member: Member, topic: Topic) -> None:
+    """Tell a room who is still in it when someone leaves."""
+    if topic.name == "room" and not topic.group:
+        room = topic.params["room"]
+        await router.broadcast("room", chat.encode(members(room)), room=room)
 
 
 @router.route("/users/{id:int}")

@@ -29,11 +29,14 @@ def client() -> Iterator[SyncClient]:
         yield client
 
 
-def receive(ws: ClientConnection) -> dict[str, Any]:
-    """The next message, decoded from JSON."""
-    message = json.loads(ws.recv(timeout=TIMEOUT))
-    assert isinstance(message, dict)
-    return message
+def receive(ws: ClientConnection, *, members: bool = False) -> dict[str, Any]:
+    """The next message, decoded from JSON; member lists are skipped unless asked for."""
+    for _ in range(100):
+        message = json.loads(ws.recv(timeout=TIMEOUT))
+        assert isinstance(message, dict)
+        if members or message["type"] != "members":
+            return message
+    raise AssertionError("only member lists")
 
 
 @contextlib.contextmanager
@@ -44,6 +47,10 @@ def join(client: SyncClient, room: str, name: str) -> Iterator[ClientConnection]
         assert welcome["type"] == "welcome"
         assert (welcome["room"], welcome["name"]) == (room, name)
         assert isinstance(welcome["worker"], int)
+        # Then who is in the room, newcomer included.
+        roster = receive(ws, members=True)
+        assert roster["type"] == "members"
+        assert name in roster["names"]
         yield ws
 
 
@@ -82,12 +89,30 @@ def test_a_message_reaches_its_room_only_and_is_acknowledged(client: SyncClient)
         assert receive(carol)["text"] == "hello?"
 
 
-def test_typing_is_pushed_to_the_room(client: SyncClient) -> None:
-    """A typing message gets no reply and pushes user.typing to the room."""
+def test_typing_is_pushed_to_the_others_in_the_room(client: SyncClient) -> None:
+    """A typing message gets no reply and pushes user.typing to the room, sender excluded."""
     with join(client, "den", "alice") as alice, join(client, "den", "bob") as bob:
         alice.send(json.dumps({"type": "typing"}))
         assert receive(bob) == {"type": "user.typing", "name": "alice"}
-        assert receive(alice) == {"type": "user.typing", "name": "alice"}
+        # Alice's next message is the answer to her own chat.send: no user.typing first.
+        alice.send(json.dumps({"type": "chat.send", "text": "hi"}))
+        assert receive(alice)["type"] == "chat.message"
+
+
+def test_members_follow_joins_and_leaves(client: SyncClient) -> None:
+    """Everyone in a room gets its member list when someone joins or leaves."""
+
+    def roster(ws: ClientConnection, names: list[str]) -> None:
+        for _ in range(10):  # Lists sent before the expected one come first.
+            message = receive(ws, members=True)
+            if message == {"type": "members", "room": "attic", "names": names}:
+                return
+        raise AssertionError(f"no member list {names}")
+
+    with join(client, "attic", "alice") as alice:
+        with join(client, "attic", "bob"):
+            roster(alice, ["alice", "bob"])
+        roster(alice, ["alice"])
 
 
 @pytest.mark.parametrize(
@@ -146,6 +171,7 @@ def test_the_asyncapi_document_describes_the_rooms() -> None:
         "welcome",
         "chat.message",
         "user.typing",
+        "members",
     }
     assert room["bindings"]["ws"]["query"]["required"] == ["name"]
 
