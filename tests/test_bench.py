@@ -23,7 +23,7 @@ HEADERS = {
     "echo": ["### 3. Echo"],
     "memory": ["### 4. Memory"],
     "messages": ["### Typed messages"],
-    "broadcast": ["### Broadcast fan-out"],
+    "broadcast": ["### Broadcast fan-out:", "### Broadcast fan-out, server side"],
     "redos": ["### Worst decision time of accepted regexes"],
 }
 
