@@ -157,9 +157,10 @@ class Room:
         return None
 
     async def handle(self, ws: ServerConnection, path: RoutedPath) -> None:
-        # Once started, the broadcast backend hears the other workers: say
-        # welcome only then, so that a client that got it misses nothing.
-        await router.broadcaster.start()
+        # Once the room is subscribed, the backend hears what the other workers
+        # broadcast to it: say welcome only then, so that a client that got it
+        # misses nothing.
+        await router.broadcaster.wait_subscribed()
         room: str = path.params["room"]
         welcome = Welcome(room=room, name=path.context["name"], worker=os.getpid())
         await chat.send(ws, welcome)

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ._route import Route
 from ._routes import RouteTable
 from ._serving import check_handlers
-from .broadcast import Broadcaster, DeliveryStats, Listener, Member, Registry, SendPolicy
+from .broadcast import (
+    Broadcaster,
+    DeliveryStats,
+    History,
+    Listener,
+    Member,
+    Publisher,
+    Registry,
+    SendPolicy,
+)
 from .broadcast._broadcaster import unknown_route
 from .converters import Converter
 from .exceptions import RouteError
@@ -296,6 +305,34 @@ class Router(RouteTable):
         self._serving()._registry.on_leave.append(_check_listener(listener))
         return listener
 
+    async def presence(self, name: str, /, **params: Any) -> list[dict[str, Any]]:
+        """Who is in the room of route ``name`` with ``params``, in every process.
+
+        With a backend that knows presence across processes (Redis), each
+        process's members of the room, kept up to date by heartbeats: those of a
+        process that died stop counting within the backend's ``presence_ttl``.
+        Otherwise the members of this process. Each is ``{"id": ..., "meta":
+        {...}}`` (plus ``"process"`` from Redis); ``len()`` counts them.
+
+        Raises:
+            BroadcastError: If there is no route ``name``, or ``params`` don't
+                match its parameters.
+        """
+        served = self._serving()
+        names = [name] if served is self else self._copies_in(served, name)
+        found: list[dict[str, Any]] = []
+        for copy in names:
+            found.extend(await served.broadcaster.presence(copy, params))
+        return found
+
+    def publisher(self, backend: Any, *, close_timeout: float = 5.0) -> Publisher:
+        """A :class:`~websockets_routes.broadcast.Publisher` of this app's broadcasts.
+
+        For scripts and workers that don't serve: ``async with
+        router.publisher("redis://...") as publisher: await publisher.broadcast(...)``.
+        """
+        return Publisher(self._serving(), backend, close_timeout=close_timeout)
+
     @property
     def delivery_stats(self) -> DeliveryStats:
         """What the send policy did: slow consumers closed, messages dropped (counters)."""
@@ -305,7 +342,16 @@ class Router(RouteTable):
 
     def _route_options(self, pattern: str, **options: Any) -> dict[str, Any]:
         _check_policy(f"route {pattern!r}: send_policy", options.get("send_policy"))
+        history = options.get("history")
+        if history is not None and not isinstance(history, History):
+            raise RouteError(
+                f"route {pattern!r}: history must be a websockets_routes.broadcast.History, "
+                f"not {history!r}"
+            )
         return super()._route_options(pattern, **options)
+
+    async def _catch_up(self, member: Member, history: History) -> None:
+        await self.broadcaster.catch_up(member, history)
 
     def _policy_of(self, route: Route) -> SendPolicy:
         """The send policy of ``route``: its own, else the nearest router's that has one."""

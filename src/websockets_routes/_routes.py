@@ -90,6 +90,7 @@ class RouteTable:
         subprotocols: Iterable[str] | None = None,
         hooks: Iterable[Hook] = (),
         send_policy: Any = None,
+        history: Any = None,
     ) -> Callable[[F], F]:
         """Route WebSocket connections to the decorated handler or class view.
 
@@ -110,6 +111,9 @@ class RouteTable:
             send_policy: A :class:`~websockets_routes.broadcast.SendPolicy` for
                 what is broadcast or pushed to this route's connections, in
                 place of the router's.
+            history: A :class:`~websockets_routes.broadcast.History`: keep the
+                last messages broadcast to each room of this route, so that
+                clients that reconnect catch up.
 
         Raises:
             RouteError: If the pattern is invalid, the name is taken, another
@@ -117,7 +121,7 @@ class RouteTable:
         """
         protocols = _check_subprotocols(pattern, subprotocols)
         own_hooks = _check_hooks(pattern, hooks)
-        options = self._route_options(pattern, send_policy=send_policy)
+        options = self._route_options(pattern, send_policy=send_policy, history=history)
 
         def decorator(endpoint: F) -> F:
             if isinstance(endpoint, type):

@@ -52,6 +52,12 @@ def check_handlers(router: Router, *, asynchronous: bool) -> None:
             (only hooks of sync servers must be plain functions).
     """
     if not asynchronous:
+        for route in router.routes:
+            if route.options.get("history") is not None:
+                raise TypeError(
+                    f"route {route.name!r} ({route.pattern}) keeps history, which needs an "
+                    f"asyncio or trio server, not a threaded one"
+                )
         for listener in [*router._registry.on_join, *router._registry.on_leave]:
             if _is_async(listener):
                 raise TypeError(
@@ -159,6 +165,10 @@ async def run_handler(ws: Any, path: RoutedPath) -> None:
     registry = path.router._registry
     member = registry.track(ws, path)
     try:
+        if route.options:
+            history = route.options.get("history")
+            if history is not None:
+                await path.router._catch_up(member, history)
         if route.view_class is None:
             await route.endpoint(ws, path)
         else:

@@ -147,3 +147,125 @@ def app_server(redis_url: str) -> Iterator[AppServer]:
             stop(proc)
             if proc.stdout is not None:
                 proc.stdout.close()
+
+
+class RedisClusterNodes:
+    """A Redis Cluster of ``redis-server`` processes on free ports of 127.0.0.1.
+
+    Three masters, each with one replica, so that killing a master fails over.
+    """
+
+    def __init__(self, directory: str, masters: int = 3) -> None:
+        self.directory = directory
+        self.ports = [_cluster_port() for _ in range(masters * 2)]
+        self.procs: dict[int, subprocess.Popen[bytes]] = {}
+        self.url = f"redis+cluster://127.0.0.1:{self.ports[0]}"
+
+    def start_node(self, port: int) -> None:
+        """Start the node on ``port`` (again), in its own directory."""
+        directory = Path(self.directory) / str(port)
+        directory.mkdir(exist_ok=True)
+        self.procs[port] = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--daemonize", "no", "--dir", str(directory),
+             "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+             "--cluster-node-timeout", "1000", "--repl-diskless-sync-delay", "0"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + START_TIMEOUT
+        while not ping(port):
+            if self.procs[port].poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server didn't start on port {port}")
+            time.sleep(0.02)
+
+    def create(self) -> None:
+        """Start every node, make them a cluster, and wait until it serves every slot."""
+        for port in self.ports:
+            self.start_node(port)
+        subprocess.run(
+            ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports),
+             "--cluster-replicas", "1", "--cluster-yes"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+        )  # fmt: skip
+        self.wait_ok()
+
+    def wait_ok(self, timeout: float = 30.0) -> None:
+        """Wait until every live node says the cluster is ok, and every replica synced.
+
+        A replica that never synced with its master doesn't take over when the
+        master dies.
+        """
+        deadline = time.monotonic() + timeout
+        live = [port for port, proc in self.procs.items() if proc.poll() is None]
+        while not all(
+            "cluster_state:ok" in self.command(port, "CLUSTER INFO")
+            and (
+                "role:master" in (info := self.command(port, "INFO replication"))
+                or "master_link_status:up" in info
+            )
+            for port in live
+        ):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the Redis Cluster isn't ok")
+            time.sleep(0.1)
+
+    def command(self, port: int, command: str) -> str:
+        """What the node on ``port`` answers ``command``, or "" if it doesn't answer."""
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
+                sock.sendall(command.encode() + b"\r\n")
+                return sock.recv(65536).decode(errors="replace")
+        except OSError:
+            return ""
+
+    def master_of(self, key: str) -> int:
+        """The port of the master serving ``key``'s slot now."""
+        import redis
+
+        client = redis.RedisCluster(host="127.0.0.1", port=self.ports[0])
+        try:
+            node = client.get_node_from_key(key)
+            return int(node.port)
+        finally:
+            client.close()
+
+    def kill(self, port: int) -> None:
+        """Kill the node on ``port`` with SIGKILL, as a crash would."""
+        stop(self.procs[port], signal.SIGKILL)
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (10,000 higher) is free too, as Redis needs."""
+    import random
+
+    for _ in range(200):
+        port = random.randint(20_000, 55_000)
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 10_000))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port pair for a Redis Cluster node")
+
+
+@contextlib.contextmanager
+def redis_cluster() -> Iterator[RedisClusterNodes]:
+    """Run a six-node Redis Cluster; skip the test if redis-server or redis-cli is missing."""
+    for program in ("redis-server", "redis-cli"):
+        if shutil.which(program) is None:
+            pytest.skip(f"{program} is not installed (apt-get install redis-server)")
+    pytest.importorskip("redis")
+    with tempfile.TemporaryDirectory() as directory:
+        cluster = RedisClusterNodes(directory)
+        try:
+            cluster.create()
+            yield cluster
+        finally:
+            for proc in cluster.procs.values():
+                stop(proc)

@@ -355,16 +355,16 @@ def test_frames_from_other_processes_are_delivered_or_dropped(
                 router, url, "/rooms/a", "/things/box/7", "/rooms/b?group=admins"
             )
             receive = router.broadcaster.receive
-            receive(encode(b"R", ["room", ["a"]], "to a"))
+            receive(encode(b"R", ["room", ["a"], None], "to a"))
             assert await room_a.recv() == "to a"
-            receive(encode(b"R", ["thing", ["box", "7"]], b"seven"))
+            receive(encode(b"R", ["thing", ["box", "7"], None], b"seven"))
             assert await thing.recv() == b"seven"
-            receive(encode(b"R", ["room", None], "every room"))
+            receive(encode(b"R", ["room", None, None], "every room"))
             assert [await room_a.recv(), await admin.recv()] == ["every room"] * 2
             receive(encode(b"G", "admins", "admins"))
             assert await admin.recv() == "admins"
             with caplog.at_level(logging.WARNING, logger="websockets_routes"):
-                for frame in (b"garbage", encode(b"R", ["nope", None], "x"), b"X" + b"t1\n"):
+                for frame in (b"garbage", encode(b"R", ["nope", None, None], "x"), b"X" + b"t1\n"):
                     receive(frame)
             assert len(caplog.records) == 3
             for ws in (room_a, thing, admin):
@@ -441,12 +441,13 @@ class RecordingBackend(BroadcastBackend):
         if self.fail_start:
             raise RuntimeError("cannot start")
 
-    def publish(self, frame: bytes) -> None:
+    def publish(self, channel: str, frame: bytes) -> None:
         """Record ``frame``."""
         self.published.append(frame)
 
-    async def aclose(self) -> None:
-        """Nothing to close."""
+    async def aclose(self, timeout: float = 5.0) -> int:
+        """Nothing to close, nothing unsent."""
+        return 0
 
 
 def test_broadcasts_after_aclose_stay_local() -> None:

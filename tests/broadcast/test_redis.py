@@ -170,6 +170,7 @@ def test_two_routers_in_one_loop_through_redis() -> None:
 
         @router.route("/rooms/{room}")
         async def room(ws: Any, path: RoutedPath) -> None:
+            await router.broadcaster.wait_subscribed()
             async for message in ws:
                 await router.broadcast("room", message, room=path.params["room"])
 
@@ -221,9 +222,22 @@ async def wait_for(condition: Any, timeout: float = TIMEOUT) -> None:
             await asyncio.sleep(0.01)
 
 
+#: The channel the backend-level tests publish on and subscribe to.
+CHANNEL = "test"
+
+
+async def started(backend: Any, received: list[bytes] | None = None) -> Any:
+    """Start ``backend``, subscribed to CHANNEL if it records what it receives."""
+    await backend.start(received.append if received is not None else lambda frame: None)
+    if received is not None:
+        backend.subscribe([CHANNEL])
+        assert await backend.wait_subscribed(TIMEOUT)
+    return backend
+
+
 async def crosses(sender: Any, received: list[bytes], frame: bytes) -> bool:
     """Whether ``frame``, published once by ``sender``, lands in ``received`` in time."""
-    sender.publish(frame)
+    sender.publish(CHANNEL, frame)
     try:
         await wait_for(lambda: frame in received)
     except TimeoutError:
@@ -241,8 +255,8 @@ def test_first_broadcast_after_redis_restart_crosses_processes() -> None:
             received: list[bytes] = []
             a = RedisBackend(redis.url, max_backoff=0.2, connect_timeout=1.0)
             b = RedisBackend(redis.url, max_backoff=0.2, connect_timeout=1.0)
-            await a.start(lambda frame: None)
-            await b.start(received.append)
+            await started(a)
+            await started(b, received)
             try:
                 # The publishing connection exists before the outage.
                 assert await crosses(a, received, b"before")
@@ -277,15 +291,15 @@ def test_hung_redis_is_detected_and_recovered(caplog: Any) -> None:
                 RedisBackend(redis.url, max_backoff=0.2, connect_timeout=0.5, ping_interval=0.2)
                 for _ in range(2)
             )
-            await a.start(lambda frame: None)
-            await b.start(received.append)
+            await started(a)
+            await started(b, received)
             stopped = False
             try:
                 assert await crosses(a, received, b"before")
                 os.kill(pid, signal.SIGSTOP)
                 stopped = True
                 await wait_for(lambda: not a.connected and not b.connected, 3.0)
-                a.publish(b"during")
+                a.publish(CHANNEL, b"during")
                 assert a.dropped == 1
                 os.kill(pid, signal.SIGCONT)
                 stopped = False
@@ -319,15 +333,15 @@ def test_failed_publication_is_a_loss_and_recovers(caplog: Any) -> None:
             received: list[bytes] = []
             a = RedisBackend(redis.url, max_backoff=0.2, ping_interval=0.2)
             b = RedisBackend(redis.url, max_backoff=0.2, ping_interval=0.2)
-            await a.start(lambda frame: None)
-            await b.start(received.append)
+            await started(a)
+            await started(b, received)
             try:
                 assert await crosses(a, received, b"before")
                 # Break the publishing connections only, not the subscriptions.
                 with socket.create_connection(("127.0.0.1", redis.port), timeout=1.0) as sock:
                     sock.sendall(b"CLIENT KILL TYPE normal\r\n")
                     assert sock.recv(16).startswith(b":")
-                a.publish(b"lost")
+                a.publish(CHANNEL, b"lost")
                 await wait_for(lambda: not a.connected)
                 await wait_for(lambda: a.connected)
                 assert await crosses(a, received, b"after")
@@ -347,7 +361,7 @@ def _publish_from_fork(backend: Any) -> None:
     async def main() -> None:
         await backend.start(lambda frame: None)
         while True:
-            backend.publish(b"from the child")
+            backend.publish(CHANNEL, b"from the child")
             await asyncio.sleep(0.05)
 
     asyncio.run(main())
@@ -370,7 +384,7 @@ def test_forked_workers_receive_each_others_messages() -> None:
 
             async def main() -> None:
                 received: list[bytes] = []
-                await backend.start(received.append)
+                await started(backend, received)
                 try:
                     await wait_for(lambda: b"from the child" in received)
                 finally:

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._broadcaster import Broadcaster, BroadcastError
+from ._broadcaster import Broadcaster, BroadcastError, History, Publisher
 from ._fanout import deliver, logger
 from ._policy import SLOW_CONSUMER, DeliveryStats, SendPolicy
-from ._registry import Listener, Member, Registry, Topic
+from ._registry import Listener, Member, Registry, RemoteMember, Topic
 from .backends import BroadcastBackend, MemoryBackend, backend_from_url, redact_url
 
 if TYPE_CHECKING:
@@ -35,11 +35,14 @@ __all__ = [
     "BroadcastError",
     "Broadcaster",
     "DeliveryStats",
+    "History",
     "Listener",
     "Member",
     "MemoryBackend",
+    "Publisher",
     "RedisBackend",
     "Registry",
+    "RemoteMember",
     "SendPolicy",
     "Topic",
     "backend_from_url",

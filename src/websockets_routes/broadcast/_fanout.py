@@ -75,9 +75,16 @@ def payload_of(message: Message) -> tuple[bytes, bool]:
 
 
 async def fan_out(
-    members: Sequence[Member], payload: bytes, text: bool, stats: DeliveryStats
+    members: Sequence[Member],
+    payload: bytes,
+    text: bool,
+    stats: DeliveryStats,
+    offset: str | None = None,
 ) -> None:
-    """Deliver to ``members``, yielding to the event loop every few milliseconds."""
+    """Deliver to ``members``, yielding to the event loop every millisecond or so.
+
+    ``offset`` is the message's place in its room's history, if it has one.
+    """
     if not members:
         return
     frame = frame_of(payload, text)
@@ -96,7 +103,12 @@ async def fan_out(
         if type(ws) is not last_class:
             last_class = type(ws)
             fragmented = fast.get(last_class)
-        if fragmented is not None and ws.loop is running and not member.closing:
+        if (
+            fragmented is not None
+            and ws.loop is running
+            and not member.closing
+            and member.pending is None
+        ):
             protocol = ws.protocol
             transport = ws.transport
             if (
@@ -107,9 +119,9 @@ async def fan_out(
             ):
                 transport.write(frame)
             else:
-                _write(member, frame, payload, text, stats, running)
+                _write(member, frame, payload, text, stats, running, offset)
         else:
-            _write(member, frame, payload, text, stats, running)
+            _write(member, frame, payload, text, stats, running, offset)
         countdown -= 1
         if not countdown:
             countdown = CHECK_EVERY
@@ -140,13 +152,17 @@ _stats = DeliveryStats()
 
 
 def deliver_now(
-    members: Iterable[Member], payload: bytes, text: bool, stats: DeliveryStats
+    members: Iterable[Member],
+    payload: bytes,
+    text: bool,
+    stats: DeliveryStats,
+    offset: str | None = None,
 ) -> None:
     """Deliver to ``members`` without yielding: from a thread, or for a few connections."""
     frame = frame_of(payload, text)
     running = _running_loop()
     for member in members:
-        _write(member, frame, payload, text, stats, running)
+        _write(member, frame, payload, text, stats, running, offset)
 
 
 def _write(
@@ -156,8 +172,13 @@ def _write(
     text: bool,
     stats: DeliveryStats,
     running: asyncio.AbstractEventLoop | None,
+    offset: str | None = None,
 ) -> None:
     if member.closing:
+        return
+    if member.pending is not None:
+        # It catches up on history: live messages wait until the replay is sent.
+        member.pending.append((payload, frame, text, offset))
         return
     ws = member.connection
     write = _writers.get(type(ws)) or _writer_for(type(ws), ws)

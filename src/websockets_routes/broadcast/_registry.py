@@ -22,13 +22,24 @@ if TYPE_CHECKING:
     from .._route import Route
     from ._fanout import _Outbox
 
-__all__ = ["Listener", "Member", "Registry", "Topic", "member_of", "params_key"]
+__all__ = [
+    "Listener",
+    "Member",
+    "Registry",
+    "RemoteMember",
+    "Topic",
+    "TopicKey",
+    "member_of",
+    "params_key",
+]
 
 logger = logging.getLogger("websockets_routes.broadcast")
 
 #: Called with a member and the topic it joined or left; a coroutine function's
 #: coroutine runs as a task of the connection's event loop.
-Listener = Callable[["Member", "Topic"], Any]
+Listener = Callable[["Member | RemoteMember", "Topic"], Any]
+#: What a process hosts: ("r", route, params key), ("R", route) or ("g", group).
+TopicKey = tuple[Any, ...]
 
 
 def params_key(values: Iterable[Any]) -> Hashable:
@@ -77,7 +88,20 @@ class Member:
         groups: The groups it joined (read-only: use ``router.join``/``leave``).
     """
 
-    __slots__ = ("closing", "connection", "groups", "key", "outbox", "path", "policy", "warned")
+    __slots__ = (
+        "closing",
+        "connection",
+        "groups",
+        "key",
+        "outbox",
+        "path",
+        "pending",
+        "policy",
+        "warned",
+    )
+
+    #: True for a connection of this process; see :class:`RemoteMember`.
+    local = True
 
     def __init__(self, connection: Any, path: RoutedPath | None, policy: SendPolicy) -> None:
         self.connection = connection
@@ -90,6 +114,13 @@ class Member:
         self.outbox: _Outbox | None = None
         self.closing = False
         self.warned = False
+        # While it catches up on a room's history: what arrives live meanwhile.
+        self.pending: list[tuple[bytes, bytes, bool, str | None]] | None = None  # payload, frame
+
+    @property
+    def id(self) -> str:
+        """An id for the connection, unique in this process while it is open."""
+        return format(id(self), "x")
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -118,6 +149,23 @@ def member_of(ws: Any) -> Member:
     return Member(ws, None, _DEFAULT_POLICY) if member is None else member
 
 
+@dataclasses.dataclass(frozen=True)
+class RemoteMember:
+    """A member of a room in another process, as join and leave events show it.
+
+    Attributes:
+        id: Its id in its process.
+        meta: Its ``path.meta``, as JSON carried it.
+        process: The id of its process.
+    """
+
+    id: str
+    meta: dict[str, Any]
+    process: str
+    connection: None = None
+    local = False
+
+
 class Registry:
     """Where broadcast and presence find connections: by route and parameters, and by group.
 
@@ -144,6 +192,10 @@ class Registry:
         #: Called when a member joins or leaves a route's room or a group.
         self.on_join: list[Listener] = []
         self.on_leave: list[Listener] = []
+        #: Called when this process starts or stops hosting a topic, with a
+        #: member of it, and when the members of a route's room change.
+        self.on_topic: Callable[[bool, TopicKey, Member], None] | None = None
+        self.on_room_change: Callable[[Member, bool], None] | None = None
 
     def __len__(self) -> int:
         """How many connections are tracked."""
@@ -172,6 +224,7 @@ class Registry:
             except TypeError:
                 key = params_key(params.values())
                 members = by_params.get(key)
+            route_opened = not by_params
             if members is None:
                 by_params[key] = member
             elif type(members) is set:
@@ -180,6 +233,13 @@ class Registry:
                 by_params[key] = {members, member}
             self._by_connection[ws] = member
         member.key = key
+        if self.on_topic is not None:
+            if route_opened:
+                self.on_topic(True, ("R", path.route), member)
+            if members is None:
+                self.on_topic(True, ("r", path.route, key), member)
+        if self.on_room_change is not None:
+            self.on_room_change(member, True)
         if self.on_join:
             self._notify(self.on_join, member, self._route_topic(member))
         return member
@@ -190,16 +250,26 @@ class Registry:
             assert member.path is not None
             by_params = self._routes[member.path.route]
             members = by_params[member.key]
+            room_closed = True
             if type(members) is set:
                 members.discard(member)
-                if not members:
+                room_closed = not members
+                if room_closed:
                     del by_params[member.key]
             elif members is member:
                 del by_params[member.key]
             groups = member.groups
-            for group in groups:
-                self._discard(group, member)
+            closed_groups = [group for group in groups if self._discard(group, member)]
             del self._by_connection[member.connection]
+        if self.on_topic is not None:
+            for group in closed_groups:
+                self.on_topic(False, ("g", group), member)
+            if room_closed:
+                self.on_topic(False, ("r", member.path.route, member.key), member)
+            if not by_params:
+                self.on_topic(False, ("R", member.path.route), member)
+        if self.on_room_change is not None:
+            self.on_room_change(member, False)
         if member.outbox is not None:
             member.outbox.stop()
         if self.on_leave:
@@ -225,9 +295,16 @@ class Registry:
             )
         with self._lock:
             joined = group not in member.groups
+            opened = False
             if joined:
                 member.groups.add(group)
-                self.groups.setdefault(group, set()).add(member)
+                members = self.groups.get(group)
+                if members is None:
+                    members = self.groups[group] = set()
+                    opened = True
+                members.add(member)
+        if opened and self.on_topic is not None:
+            self.on_topic(True, ("g", group), member)
         if joined and self.on_join:
             self._notify(self.on_join, member, Topic(group, group=True))
 
@@ -238,9 +315,12 @@ class Registry:
             return
         with self._lock:
             left = group in member.groups
+            closed = False
             if left:
                 member.groups.discard(group)
-                self._discard(group, member)
+                closed = self._discard(group, member)
+        if closed and self.on_topic is not None:
+            self.on_topic(False, ("g", group), member)
         if left and self.on_leave:
             self._notify(self.on_leave, member, Topic(group, group=True))
 
@@ -262,20 +342,27 @@ class Registry:
         with self._lock:
             return list(self.groups.get(group, ()))
 
-    def _discard(self, group: str, member: Member) -> None:
+    def _discard(self, group: str, member: Member) -> bool:
+        """Take ``member`` out of ``group``; whether the group is empty now."""
         members = self.groups.get(group)
         if members is not None:
             members.discard(member)
             if not members:
                 del self.groups[group]
+                return True
+        return False
 
     @staticmethod
     def _route_topic(member: Member) -> Topic:
         assert member.path is not None
         return Topic(member.path.route.name, dict(member.path.params))
 
+    def emit(self, joined: bool, member: Member | RemoteMember, topic: Topic) -> None:
+        """Call the join or leave listeners, for a member of another process say."""
+        self._notify(self.on_join if joined else self.on_leave, member, topic)
+
     @staticmethod
-    def _notify(listeners: list[Listener], member: Member, topic: Topic) -> None:
+    def _notify(listeners: list[Listener], member: Member | RemoteMember, topic: Topic) -> None:
         for listener in listeners:
             try:
                 result = listener(member, topic)
@@ -289,7 +376,7 @@ _DEFAULT_POLICY = SendPolicy()
 _tasks: set[Any] = set()
 
 
-def _schedule(coroutine: Any, member: Member) -> None:
+def _schedule(coroutine: Any, member: Member | RemoteMember) -> None:
     """Run a listener's coroutine beside the connection: an asyncio task, or trio's."""
     import asyncio
 

@@ -9,17 +9,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .base import BroadcastBackend, redact_url
-from .memory import MemoryBackend
+from .base import BroadcastBackend, HistoryStore, PresenceStore, redact_url
+from .memory import MemoryBackend, MemoryHistory
 
 if TYPE_CHECKING:
     from .redis import RedisBackend as RedisBackend
 
-__all__ = ["BroadcastBackend", "MemoryBackend", "RedisBackend", "backend_from_url", "redact_url"]
+__all__ = [
+    "BroadcastBackend",
+    "HistoryStore",
+    "MemoryBackend",
+    "MemoryHistory",
+    "PresenceStore",
+    "RedisBackend",
+    "backend_from_url",
+    "redact_url",
+]
 
 
 def backend_from_url(url: str | None, **options: Any) -> BroadcastBackend:
-    """The backend for ``url``: ``memory://`` (or None), ``redis://``, ``rediss://``, ``unix://``.
+    """The backend for ``url``: ``memory://`` (or None), ``redis://``, ``rediss://``, ``unix://``,
+    ``redis+cluster://`` or ``rediss+cluster://``.
 
     This is what the CLI's ``--broadcast URL`` calls. ``options`` go to the
     backend (see :class:`RedisBackend`).
@@ -31,7 +41,7 @@ def backend_from_url(url: str | None, **options: Any) -> BroadcastBackend:
     if url is None or url in ("memory://", "memory:"):
         return MemoryBackend()
     scheme = url.partition("://")[0].lower()
-    if scheme in ("redis", "rediss", "unix"):
+    if scheme in ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):
         return _redis_backend(f"broadcast to {scheme}://")(url, **options)
     raise ValueError(f"unknown broadcast URL {url!r}; use memory:// or redis://host:port/db")
 
