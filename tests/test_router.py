@@ -495,7 +495,6 @@ def test_routes_added_after_include() -> None:
     [
         ("/api/", None, "must not end with '/'"),
         ("api", None, "must start with '/'"),
-        ("/{p:path}", None, "cannot end in a 'path' parameter"),
         ("/x", "", "namespace '' must be non-empty, without ':'"),
         ("/x", "a:b", "namespace 'a:b' must be non-empty, without ':'"),
         ("/u/{id}", None, "both use the parameter name"),
@@ -506,6 +505,20 @@ def test_include_errors(prefix: str, namespace: str | None, message: str) -> Non
     child = make(("/{id:int}", "item"))
     with pytest.raises(RouteError, match=message):
         Router().include(child, prefix, namespace=namespace)
+
+
+def test_include_under_a_path_prefix() -> None:
+    """A prefix may end in a `path` parameter; the routes under it match what it leaves."""
+    child = make(("/raw", "raw"), ("/{name}.txt", "text"))
+    parent = Router()
+    parent.include(child, "/files/{p:path}")
+    assert matched(parent, "/files/a/b/raw") == ("raw", {"p": "a/b"})
+    assert matched(parent, "/files/a/b/c.txt") == ("text", {"p": "a/b", "name": "c"})
+    assert matched(parent, "/files/raw") is None
+    assert parent.url_for("raw", p="a/b") == "/files/a/b/raw"
+    with pytest.raises(RouteError, match="both have a 'path' parameter; a pattern may have one"):
+        parent.include(make(("/x/{q:path}", "deep")), "/more/{p:path}")
+    assert parent.get("deep") is None
 
 
 def test_include_clashes() -> None:
@@ -653,6 +666,11 @@ for _pattern, _name in [
     ("/h/{v:hex}", "hex"),
     ("/café/{v}", "unicode"),
     ("/two/{a:int}/{b}", "two"),
+    ("/mid/{v:path}/raw", "path_middle"),
+    ("/page/{v:int(min=1, max=500)}", "page"),
+    ("/code/{v:str(length=4)}", "code"),
+    ("/pad/{v:int(fixed_digits=3, signed=True)}", "padded"),
+    ("/lang/{v:any('en', 'fr')}", "lang"),
 ]:
     add(URLS, _pattern, _name)
 
@@ -688,6 +706,13 @@ for _pattern, _name in [
         ("hex", {"v": 255}, "/h/ff", None),
         ("unicode", {"v": "x"}, "/caf%C3%A9/x", None),
         ("two", {"a": 1, "b": "z"}, "/two/1/z", None),
+        ("path_middle", {"v": "a/b c"}, "/mid/a/b%20c/raw", None),
+        ("path_middle", {"v": "raw/raw"}, "/mid/raw/raw/raw", None),
+        ("page", {"v": 500}, "/page/500", None),
+        ("code", {"v": "ab/c"}, "/code/ab%2Fc", None),
+        ("padded", {"v": -7}, "/pad/-007", None),
+        ("padded", {"v": 12}, "/pad/012", None),
+        ("lang", {"v": "fr"}, "/lang/fr", None),
     ],
 )
 def test_url_for(name: str, params: dict[str, Any], expected: str, back: Any) -> None:
@@ -700,7 +725,7 @@ def test_url_for(name: str, params: dict[str, Any], expected: str, back: Any) ->
 @pytest.mark.parametrize(
     ("name", "params", "message"),
     [
-        ("nope", {}, "no route named 'nope'; known names: float, hex, int, mixed"),
+        ("nope", {}, "no route named 'nope'; known names: code, float, hex, int, lang, mixed"),
         ("two", {"a": 1}, r"route 'two' \(/two/\{a:int\}/\{b\}\) needs parameter\(s\) b"),
         ("two", {}, r"needs parameter\(s\) (a, b|b, a)$"),
         ("int", {"v": 1, "w": 2}, r"route 'int' \(/i/\{v:int\}\) has no parameter\(s\) w"),
@@ -734,6 +759,12 @@ def test_url_for(name: str, params: dict[str, Any], expected: str, back: Any) ->
         ("mixed", {"name": "a/", "ext": "."}, "give the segment 'a/..', which would not"),
         ("mixed_int", {"n": "3"}, "n='3' is refused by IntConverter"),
         ("hex", {"v": "zz"}, "v='zz' is refused by Hex"),
+        ("path_middle", {"v": "a//b"}, "v='a//b' has an empty or dot segment"),
+        ("page", {"v": 0}, r"v=0 is refused by IntConverter\(min=1, max=500"),
+        ("page", {"v": 501}, "v=501 is refused by IntConverter"),
+        ("code", {"v": "abc"}, r"v='abc' is refused by StrConverter\(minlength=4, maxlength=4\)"),
+        ("padded", {"v": 1000}, "v=1000 is refused by IntConverter"),
+        ("lang", {"v": "de"}, r"v='de' is refused by AnyConverter\('en', 'fr'\)"),
     ],
 )
 def test_url_for_errors(name: str, params: dict[str, Any], message: str) -> None:

@@ -9,6 +9,7 @@ from ._responses import HTTPResult
 from ._route import Hook, Route
 from ._router import Router
 from .converters import (
+    AnyConverter,
     Converter,
     FloatConverter,
     IntConverter,
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 __version__ = "1.0.0.dev0"
 
 __all__ = [
+    "AnyConverter",
     "BadRequest",
     "Converter",
     "FloatConverter",

@@ -51,11 +51,12 @@ class RouteTable:
         converters: Mapping[str, Converter[Any] | type[Converter[Any]]] | None = None,
         redirect_slashes: bool = False,
     ) -> None:
-        self.converters: dict[str, Converter[Any]] = dict(DEFAULT_CONVERTERS)
+        #: Converters by name: instances, or classes made with a pattern's arguments.
+        self.converters: dict[str, Converter[Any] | type[Converter[Any]]] = dict(DEFAULT_CONVERTERS)
         for name, converter in (converters or {}).items():
-            if isinstance(converter, type) and issubclass(converter, Converter):
-                converter = converter()
-            if not isinstance(converter, Converter):
+            if not isinstance(converter, Converter) and not (
+                isinstance(converter, type) and issubclass(converter, Converter)
+            ):
                 raise RouteError(
                     f"converter {name!r} must be a Converter instance or subclass, "
                     f"not {converter!r}"
@@ -193,8 +194,6 @@ class RouteTable:
         if namespace is not None and (not namespace or ":" in namespace):
             raise RouteError(f"namespace {namespace!r} must be non-empty, without ':'")
         segments = parse_pattern(prefix, self.converters, prefix=True)
-        if any(isinstance(s, Rest) for s in segments):
-            raise RouteError(f"prefix {prefix!r} cannot end in a 'path' parameter")
         # Plan every route this adds here and in the routers including this one,
         # check the whole plan, then apply it: a clash changes nothing.
         plan = [
@@ -335,6 +334,12 @@ class RouteTable:
                 f"prefix {prefix!r} and route {route.pattern!r} both use the "
                 f"parameter name(s) {', '.join(sorted(clash))}"
             )
+        if _has_rest(prefix_segments) and _has_rest(route.segments):
+            raise RouteError(
+                f"prefix {prefix!r} and route {route.pattern!r} both have a 'path' "
+                f"parameter; a pattern may have one, so that how much of the path each "
+                f"takes is never ambiguous"
+            )
         name = f"{namespace}:{route.name}" if namespace else route.name
         return route.mounted(self, prefix_segments, prefix, name)
 
@@ -382,6 +387,10 @@ def _escape_location(found: re.Match[str]) -> str:
     # Raw bytes that aren't UTF-8 reach us surrogate-escaped (websockets 14, legacy
     # API): percent-encode the byte they stand for.
     return quote(found.group(), errors="surrogateescape")
+
+
+def _has_rest(segments: tuple[Segment, ...]) -> bool:
+    return any(isinstance(segment, Rest) for segment in segments)
 
 
 def _shape(route: Route) -> tuple[Any, ...]:
