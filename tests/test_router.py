@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -280,6 +281,35 @@ def test_default_name_is_the_handler_name() -> None:
     assert router.routes[1].view_class is Room
     with pytest.raises(RouteError, match="route name 'chat' is taken by '/a'"):
         router.route("/c")(chat)
+
+
+def test_default_names_of_partials_and_callable_objects() -> None:
+    """A partial is named after the function it wraps, a callable object after its class."""
+    router = Router()
+
+    async def room(ws: Any, path: RoutedPath, greeting: str) -> None:
+        pass
+
+    class Echo:
+        async def __call__(self, ws: Any, path: RoutedPath) -> None:
+            pass
+
+    named = Echo()
+    named.__name__ = "named_echo"  # type: ignore[attr-defined]
+    router.route("/a")(functools.partial(room, greeting="hi"))
+    router.route("/b", name="b")(functools.partial(room, greeting="hello"))
+    router.route("/c")(Echo())
+    router.route("/d")(named)
+    assert router.names == ("room", "b", "Echo", "named_echo")
+    with pytest.raises(RouteError, match="route name 'room' is taken by '/a'"):
+        router.route("/e")(functools.partial(room, greeting="hey"))
+    nameless = functools.partial(handler)
+    nameless.func.__name__ = ""  # type: ignore[attr-defined]
+    try:
+        with pytest.raises(RouteError, match="route '/f' needs a name="):
+            router.route("/f")(nameless)
+    finally:
+        nameless.func.__name__ = "handler"  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
@@ -943,6 +973,56 @@ def test_redirect_slashes_off() -> None:
     response = REDIRECTS.resolve("/a/", handshake=False)
     assert isinstance(response, Response)
     assert response.status_code == 404
+
+
+LENIENT = make(
+    ("/a", "a"),
+    ("/b/", "b"),
+    ("/c/{n:int}", "c"),
+    ("/d/{p:path}", "d"),
+    ("/e", "e"),
+    ("/e/", "e_slash"),
+    strict_slashes=False,
+)
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/a", ("a", {})),
+        ("/a/", ("a", {})),
+        ("/a/?x=1", ("a", {})),
+        ("/b/", ("b", {})),
+        ("/b", ("b", {})),
+        ("/c/5/", ("c", {"n": 5})),
+        ("/c/%35/", ("c", {"n": 5})),
+        ("/d/x/y/", ("d", {"p": "x/y"})),
+        # An exact match always wins.
+        ("/e", ("e", {})),
+        ("/e/", ("e_slash", {})),
+        # One slash only, and never for "/".
+        ("/a//", None),
+        ("/", None),
+        ("/c/x/", None),
+        ("/z/", None),
+    ],
+)
+def test_strict_slashes_off(target: str, expected: object) -> None:
+    """With strict_slashes=False, a path missing only by its trailing slash still matches."""
+    assert matched(LENIENT, target) == expected
+    result = LENIENT.resolve(target)
+    if expected is None:
+        assert isinstance(result, Response)
+        assert result.status_code == 404
+    else:
+        assert isinstance(result, RoutedPath)
+        assert result == target
+
+
+def test_strict_slashes_off_excludes_redirect_slashes() -> None:
+    """strict_slashes=False and redirect_slashes=True together are refused: choose one."""
+    with pytest.raises(RouteError, match="choose one"):
+        Router(redirect_slashes=True, strict_slashes=False)
 
 
 def test_not_found_and_bad_request_overridable() -> None:

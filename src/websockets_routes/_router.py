@@ -39,6 +39,13 @@ class Router(RouteTable):
         redirect_slashes: When a path misses only by its trailing slash, answer
             the handshake with a 308 redirect to the other form instead of 404.
             The ``Location`` is built from the path alone, never from ``Host``.
+        strict_slashes: False to let a path that misses only by its trailing
+            slash match the route anyway, without a redirect: ``/rooms/`` and
+            ``/rooms`` both reach ``/rooms``. An exact match always wins.
+
+    Raises:
+        RouteError: If a converter is neither a Converter instance nor subclass,
+            or ``redirect_slashes`` comes with ``strict_slashes=False``.
     """
 
     def __init__(
@@ -46,8 +53,13 @@ class Router(RouteTable):
         *,
         converters: Mapping[str, Converter[Any] | type[Converter[Any]]] | None = None,
         redirect_slashes: bool = False,
+        strict_slashes: bool = True,
     ) -> None:
-        super().__init__(converters=converters, redirect_slashes=redirect_slashes)
+        super().__init__(
+            converters=converters,
+            redirect_slashes=redirect_slashes,
+            strict_slashes=strict_slashes,
+        )
         # The open connections, when this router is the one being served.
         self._registry = Registry()
         self._broadcaster: Broadcaster | None = None

@@ -6,6 +6,7 @@ serving and delivery on top. Nothing here imports an upper layer.
 
 from __future__ import annotations
 
+import functools
 import http
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -22,7 +23,7 @@ from ._route import Hook, Route
 from .converters import DEFAULT_CONVERTERS, Converter
 from .exceptions import BadRequest, RouteError, URLBuildError
 
-__all__ = ["RouteTable"]
+__all__ = ["RouteTable", "endpoint_name"]
 
 #: A decorated function or class, returned unchanged.
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,6 +44,13 @@ class RouteTable:
         redirect_slashes: When a path misses only by its trailing slash, answer
             the handshake with a 308 redirect to the other form instead of 404.
             The ``Location`` is built from the path alone, never from ``Host``.
+        strict_slashes: False to let a path that misses only by its trailing
+            slash match the route anyway, without a redirect: ``/rooms/`` and
+            ``/rooms`` both reach ``/rooms``. An exact match always wins.
+
+    Raises:
+        RouteError: If a converter is neither a Converter instance nor subclass,
+            or ``redirect_slashes`` comes with ``strict_slashes=False``.
     """
 
     def __init__(
@@ -50,6 +58,7 @@ class RouteTable:
         *,
         converters: Mapping[str, Converter[Any] | type[Converter[Any]]] | None = None,
         redirect_slashes: bool = False,
+        strict_slashes: bool = True,
     ) -> None:
         #: Converters by name: instances, or classes made with a pattern's arguments.
         self.converters: dict[str, Converter[Any] | type[Converter[Any]]] = dict(DEFAULT_CONVERTERS)
@@ -62,7 +71,13 @@ class RouteTable:
                     f"not {converter!r}"
                 )
             self.converters[name] = converter
+        if redirect_slashes and not strict_slashes:
+            raise RouteError(
+                "redirect_slashes=True redirects a path that misses by its trailing "
+                "slash, strict_slashes=False matches it: choose one"
+            )
         self.redirect_slashes = redirect_slashes
+        self.strict_slashes = strict_slashes
         #: Routes in declaration order, included ones too.
         self.routes: list[Route] = []
         #: Hooks that run for every route of this router and of included routers.
@@ -102,7 +117,8 @@ class RouteTable:
         Args:
             pattern: ``/rooms/{room}``, ``/things/{id:int}``, ``/files/{p:path}``...
             name: Name for :meth:`url_for`; defaults to the ``__name__`` of the
-                handler or class.
+                handler or class, of the function a ``functools.partial`` wraps,
+                or of a callable object's class.
             subprotocols: Subprotocols this route negotiates, in order of
                 preference. A client that offers none of them gets HTTP 400.
             hooks: Handshake hooks for this route only; they run after the
@@ -225,7 +241,11 @@ class RouteTable:
             segments, start = split_path(target, path)
             route = self._root.match(segments, start, params)
             if route is None:
-                return None
+                if self.strict_slashes:
+                    return None
+                route = _other_slash(self._root, segments, start, params)
+                if route is None:
+                    return None
         routed = RoutedPath(target)
         # A dict built whole is smaller than the one attribute assignments grow.
         routed.__dict__ = {"route": route, "params": params, "router": self}
@@ -311,7 +331,7 @@ class RouteTable:
         own_hooks: tuple[Hook, ...],
     ) -> None:
         if name is None:
-            name = getattr(endpoint, "__name__", None)
+            name = endpoint_name(endpoint)
             if not name:
                 raise RouteError(f"route {pattern!r} needs a name=")
         if not isinstance(name, str) or not name:
@@ -383,10 +403,36 @@ class RouteTable:
         return found
 
 
+def _other_slash(root: Node, segments: list[str], start: int, params: dict[str, Any]) -> Any:
+    """The route matching the path with its trailing slash added or removed, if any."""
+    if segments[-1] == "":
+        if len(segments) - start == 1:  # "/" has no other form
+            return None
+        segments = segments[:-1]
+    else:
+        segments = [*segments, ""]
+    params.clear()
+    return root.match(segments, start, params)
+
+
 def _escape_location(found: re.Match[str]) -> str:
     # Raw bytes that aren't UTF-8 reach us surrogate-escaped (websockets 14, legacy
     # API): percent-encode the byte they stand for.
     return quote(found.group(), errors="surrogateescape")
+
+
+def endpoint_name(endpoint: Callable[..., Any]) -> str:
+    """The default name of a route: its endpoint's ``__name__``, as Starlette names them.
+
+    A :func:`functools.partial` is named after the function it wraps, and a
+    callable object without a ``__name__`` after its class.
+    """
+    while isinstance(endpoint, functools.partial):
+        endpoint = endpoint.func
+    name = getattr(endpoint, "__name__", None)
+    if isinstance(name, str):
+        return name
+    return type(endpoint).__name__
 
 
 def _has_rest(segments: tuple[Segment, ...]) -> bool:
