@@ -34,7 +34,21 @@ class Even(Converter[int]):
         return number
 
 
-CONVERTERS = {**DEFAULT_CONVERTERS, "even": Even(), "small": IntConverter(max=9)}
+class LowerPath(PathConverter):
+    """A custom `path` converter: lower-case paths only."""
+
+    def to_python(self, value: str) -> str:
+        if not value.islower():
+            raise ValueError("not lower case")
+        return value
+
+
+CONVERTERS = {
+    **DEFAULT_CONVERTERS,
+    "even": Even(),
+    "small": IntConverter(max=9),
+    "lower": LowerPath(),
+}
 
 
 def trie(*patterns: str) -> Node:
@@ -119,6 +133,9 @@ UUID = "12345678-1234-1234-1234-123456789abc"
             ("/f/{q:path}", {"q": "a/b"}),
         ),
         (["/f/{p:path}/raw", "/f/{p:path}"], "/f/a/b", ("/f/{p:path}", {"p": "a/b"})),
+        # A `path` value its converter refuses means: try the next candidate.
+        (["/f/{p:lower}/raw", "/f/{q:path}"], "/f/a/raw", ("/f/{p:lower}/raw", {"p": "a"})),
+        (["/f/{p:lower}/raw", "/f/{q:path}"], "/f/A/raw", ("/f/{q:path}", {"q": "A/raw"})),
         # Static text and parameters still come before a `path` parameter.
         (["/f/{p:path}/raw", "/f/{x}/raw"], "/f/a/raw", ("/f/{x}/raw", {"x": "a"})),
         (["/f/{p:path}/raw", "/f/a/raw"], "/f/a/raw", ("/f/a/raw", {})),

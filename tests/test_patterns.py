@@ -17,7 +17,14 @@ from websockets_routes import (
     StrConverter,
     UUIDConverter,
 )
-from websockets_routes._patterns import Mixed, Param, Rest, Static, parse_pattern
+from websockets_routes._patterns import (
+    Mixed,
+    Param,
+    Rest,
+    Static,
+    parse_host_pattern,
+    parse_pattern,
+)
 from websockets_routes.converters import DEFAULT_CONVERTERS, NO_MATCH, AnyConverter
 
 STR = DEFAULT_CONVERTERS["str"]
@@ -412,3 +419,70 @@ def test_converter_arguments_in_mixed_segments(
     (mixed,) = parse_pattern(pattern, DEFAULT_CONVERTERS)
     assert isinstance(mixed, Mixed)
     assert mixed.match(segment) == expected
+
+
+# Host patterns: one spec per label.
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("example.com", (Static("example"), Static("com"))),
+        ("Example.COM", (Static("example"), Static("com"))),
+        ("{tenant}.example.com", (Param("tenant", STR), Static("example"), Static("com"))),
+        ("{n:int}.x", (Param("n", INT), Static("x"))),
+        ("localhost", (Static("localhost"),)),
+        ("my_app", (Static("my_app"),)),
+        ("127.0.0.1", (Static("127"), Static("0"), Static("0"), Static("1"))),
+        ("[::1]", (Static("[::1]"),)),
+        ("[0:0::1]", (Static("[::1]"),)),
+    ],
+)
+def test_parse_host_pattern(pattern: str, expected: tuple[object, ...]) -> None:
+    """A host pattern splits into labels, static text lower-cased, parameters one label each."""
+    assert parse_host_pattern(pattern, DEFAULT_CONVERTERS) == expected
+
+
+def test_host_pattern_mixed_label_and_arguments() -> None:
+    """A label may mix text and parameters, and converters take arguments, kept as written."""
+    mixed, region, *_ = parse_host_pattern("{t}-EU.{r:any('Eu', 'us')}.x.com", DEFAULT_CONVERTERS)
+    assert isinstance(mixed, Mixed)
+    assert mixed.match("acme-eu") == [("t", "acme")]
+    assert isinstance(region, Param)
+    assert region.converter.key() == AnyConverter("Eu", "us").key()
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("", "has an empty label"),
+        ("a..b", "has an empty label"),
+        (".a", "has an empty label"),
+        ("a.", "has an empty label: it must not start or end with '.'"),
+        ("a:80", "contains ':': a host pattern is a host name, without scheme, port or path"),
+        ("ws://a", "contains ':'"),
+        ("a/b", "contains '/'"),
+        ("a?b", "contains '?'"),
+        ("[::1]:80", "has a port; ports play no part in host matching"),
+        ("[zz]", "is not a valid IPv6 address in brackets"),
+        ("a b.com", "'a b' can't be part of a host name"),
+        ("caf\u00e9.com", "can't be part of a host name"),
+        ("{t}~x.com", "'~x' can't be part of a host name"),
+        ("{p:path}.com", "a 'path' parameter can't be part of a host"),
+        ("{t}.{t}.com", "uses the parameter name 't' twice"),
+        ("{t.com", r"has an unmatched '\{'"),
+        ("{t:nope}.com", "unknown converter 'nope'"),
+        ("{t:int(min='a')}.com", "IntConverter: min='a' must be an int"),
+    ],
+)
+def test_host_pattern_errors(pattern: str, message: str) -> None:
+    """A malformed host pattern raises RouteError naming it as a host pattern."""
+    with pytest.raises(RouteError, match=message) as info:
+        parse_host_pattern(pattern, DEFAULT_CONVERTERS)
+    assert f"host pattern {pattern!r}" in str(info.value)
+
+
+def test_host_pattern_must_be_str() -> None:
+    """A host pattern that is not a str raises RouteError naming its type."""
+    with pytest.raises(RouteError, match="a host pattern must be a str, not int"):
+        parse_host_pattern(1, DEFAULT_CONVERTERS)  # type: ignore[arg-type]

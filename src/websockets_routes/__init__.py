@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._path import QueryParams, RoutedPath
+from ._path import QueryParams, RoutedPath, URLPath
 from ._responses import HTTPResult
 from ._route import Hook, Route
 from ._router import Router
@@ -42,6 +42,7 @@ __all__ = [
     "Router",
     "StrConverter",
     "URLBuildError",
+    "URLPath",
     "UUIDConverter",
     "__version__",
 ]

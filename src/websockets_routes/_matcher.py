@@ -1,4 +1,8 @@
-"""A segment trie: the cost of a match grows with the path, not with the routes."""
+"""A segment trie: the cost of a match grows with the path, not with the routes.
+
+Routes with a host pattern are found by host first (:class:`Hosts`), then in a
+trie of their own.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from .converters import NO_MATCH, StrConverter
 if TYPE_CHECKING:
     from ._route import Route
 
-__all__ = ["Node"]
+__all__ = ["Hosts", "Node", "Paths"]
 
 
 class Node:
@@ -177,3 +181,94 @@ def _longest_tail_first(edge: tuple[int, Rest, Node]) -> int:
 def _weight(item: tuple[Param | Mixed, Hashable, Node]) -> int:
     edge = item[0]
     return edge.converter.weight if isinstance(edge, Param) else edge.weight
+
+
+class Paths:
+    """The routes of one host pattern (or of none): a trie, and fully static paths."""
+
+    __slots__ = ("root", "static")
+
+    def __init__(self) -> None:
+        self.root = Node()
+        # Fully static routes by path: most lookups end in this one dict access.
+        self.static: dict[str, Route] = {}
+
+
+class Hosts:
+    """Routes by host pattern: exact hosts in a dict, then patterns by precedence.
+
+    Patterns are ordered by their labels from the right (the top-level domain
+    first): at the first label where two differ, static text goes before a
+    parameter, and parameters go by converter weight. So ``admin.example.com``
+    goes before ``{tenant}.example.com``, whatever the declaration order.
+    """
+
+    __slots__ = ("exact", "patterns")
+
+    def __init__(self) -> None:
+        self.exact: dict[str, Paths] = {}
+        self.patterns: list[tuple[tuple[Segment, ...], Hashable, Paths]] = []
+
+    def paths(self, labels: tuple[Segment, ...]) -> Paths:
+        """The routes of the host pattern ``labels``, made on first use."""
+        if all(isinstance(label, Static) for label in labels):
+            text = ".".join(label.text for label in labels if isinstance(label, Static))
+            return self.exact.setdefault(text, Paths())
+        # Shared when the names agree too, as edges of the trie are.
+        key = tuple((label.key(), tuple(p.name for p in label.params)) for label in labels)
+        for _, known, paths in self.patterns:
+            if known == key:
+                return paths
+        paths = Paths()
+        self.patterns.append((labels, key, paths))
+        self.patterns.sort(key=_precedence)
+        return paths
+
+    def candidates(self, host: str) -> list[tuple[Paths, list[tuple[str, Any]]]]:
+        """The routes of every host pattern matching ``host``, with its parameters, in order."""
+        found: list[tuple[Paths, list[tuple[str, Any]]]] = []
+        exact = self.exact.get(host)
+        if exact is not None:
+            found.append((exact, []))
+        names = host.split(".") if host[:1] != "[" else [host]
+        for labels, _, paths in self.patterns:
+            values = _match_labels(labels, names)
+            if values is not None:
+                found.append((paths, values))
+        return found
+
+
+def _match_labels(labels: tuple[Segment, ...], names: list[str]) -> list[tuple[str, Any]] | None:
+    """The parameters of a host pattern matching the labels of a host, or None."""
+    if len(labels) != len(names):
+        return None
+    values: list[tuple[str, Any]] = []
+    for label, name in zip(labels, names, strict=True):
+        if isinstance(label, Static):
+            if label.text != name:
+                return None
+        elif isinstance(label, Param):
+            value = label.converter.match(name)
+            if value is NO_MATCH:
+                return None
+            values.append((label.name, value))
+        else:  # a mixed label: host patterns have no `path` parameter
+            mixed = label.match(name)  # type: ignore[union-attr]
+            if mixed is None:
+                return None
+            values.extend(mixed)
+    return values
+
+
+def _precedence(pattern: tuple[tuple[Segment, ...], Hashable, Paths]) -> tuple[Any, ...]:
+    labels = pattern[0]
+    ranks = [_rank(label) for label in reversed(labels)]
+    return (len(labels), *ranks)
+
+
+def _rank(label: Segment) -> tuple[int, ...]:
+    if isinstance(label, Param):
+        return (1, label.converter.weight)
+    if isinstance(label, Mixed):
+        return (1, label.weight)
+    return (0,)

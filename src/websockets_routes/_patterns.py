@@ -10,7 +10,7 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, NoReturn, TypeAlias
 
-from ._path import CONTROL
+from ._path import CONTROL, parse_host
 from .converters import (
     DEFAULT_CONVERTERS,
     NO_MATCH,
@@ -19,7 +19,7 @@ from .converters import (
     RegexConverter,
     check_regex,
 )
-from .exceptions import RouteError
+from .exceptions import BadRequest, RouteError
 
 __all__ = [
     "Mixed",
@@ -29,6 +29,7 @@ __all__ = [
     "Static",
     "param_names",
     "params_of",
+    "parse_host_pattern",
     "parse_pattern",
 ]
 
@@ -175,8 +176,78 @@ def parse_pattern(
     return tuple(segments)
 
 
-def _split(pattern: str) -> list[str]:
-    """Split on '/' outside braces, so that regexes may contain '/'."""
+def parse_host_pattern(pattern: str, converters: Converters) -> tuple[Segment, ...]:
+    """Parse a host pattern such as ``{tenant}.example.com`` into one spec per label.
+
+    Labels are split on ``.``; each is static text, a parameter or a mix, like a
+    path segment, and a parameter takes one whole label. Static text is compared
+    lower-cased, as the ``Host`` header is; ports are not part of host patterns.
+
+    Raises:
+        RouteError: If the pattern is malformed or its static text can't be part of
+            a valid host name, or as :func:`parse_pattern` for its parameters.
+    """
+    if not isinstance(pattern, str):
+        raise RouteError(f"a host pattern must be a str, not {type(pattern).__name__}")
+    where = f"host pattern {pattern!r}"
+    if pattern[:1] == "[" and "{" not in pattern:
+        try:
+            host, port = parse_host(pattern)
+        except BadRequest:
+            raise RouteError(f"{where} is not a valid IPv6 address in brackets") from None
+        if port is not None:
+            raise RouteError(f"{where} has a port; ports play no part in host matching")
+        return (Static(host),)
+    try:
+        raw_labels = _split(pattern, ".", "/?#:")
+    except RouteError as exc:
+        raise RouteError(str(exc).replace("route pattern", "host pattern", 1)) from None
+    labels: list[Segment] = []
+    names: set[str] = set()
+    for raw in map(_lower_outside_braces, raw_labels):
+        if raw == "":
+            raise RouteError(
+                f"{where} has an empty label: it must not start or end with '.', nor have '..'"
+            )
+        try:
+            label = _parse_segment(pattern, raw, converters)
+        except RouteError as exc:
+            raise RouteError(str(exc).replace("route pattern", "host pattern", 1)) from None
+        texts = [label.text] if isinstance(label, Static) else []
+        if isinstance(label, Mixed):
+            texts = [part for part in label.parts if isinstance(part, str)]
+        if isinstance(label, Rest):
+            raise RouteError(
+                f"{where}: a 'path' parameter can't be part of a host; a parameter takes one label"
+            )
+        for text in texts:
+            if not _HOST_TEXT.fullmatch(text):
+                raise RouteError(
+                    f"{where}: {text!r} can't be part of a host name: letters, digits, "
+                    f"'-' and '_' only"
+                )
+        for name in param_names((label,)):
+            if name in names:
+                raise RouteError(f"{where} uses the parameter name {name!r} twice")
+            names.add(name)
+        labels.append(label)
+    return tuple(labels)
+
+
+_HOST_TEXT = re.compile(r"[a-z0-9_-]+")
+
+
+def _lower_outside_braces(text: str) -> str:
+    """``text`` with static parts lower-cased, converter arguments and regexes kept."""
+    lowered, depth = [], 0
+    for char in text:
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        lowered.append(char.lower() if depth == 0 else char)
+    return "".join(lowered)
+
+
+def _split(pattern: str, separator: str = "/", refused: str = "?#") -> list[str]:
+    """Split on ``separator`` outside braces, so that regexes may contain it."""
     parts, depth, start = [], 0, 0
     for index, char in enumerate(pattern):
         if char == "{":
@@ -185,10 +256,15 @@ def _split(pattern: str) -> list[str]:
             depth -= 1
             if depth < 0:
                 raise RouteError(f"route pattern {pattern!r} has an unmatched '}}'")
-        elif char == "/" and depth == 0:
+        elif char == separator and depth == 0:
             parts.append(pattern[start:index])
             start = index + 1
-        elif char in "?#" and depth == 0:
+        elif char in refused and depth == 0:
+            if separator == ".":
+                raise RouteError(
+                    f"host pattern {pattern!r} contains {char!r}: a host pattern is a host "
+                    f"name, without scheme, port or path"
+                )
             raise RouteError(
                 f"route pattern {pattern!r} contains {char!r}; the query string and "
                 f"fragment never take part in matching"
