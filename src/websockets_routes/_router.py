@@ -91,7 +91,8 @@ class Router(RouteTable):
 
         ``websockets.serve(router.handle, ...)`` (or just ``router``) accepts every
         handshake, then closes with code 4040 when no route matches and 4000 when
-        the path is malformed. A hook's 4xx response closes with ten times its
+        the path (or, for a router with host patterns, the ``Host`` header) is
+        malformed. A hook's 4xx response closes with ten times its
         status (403 gives 4030). Prefer :meth:`serve`, which rejects during the
         handshake.
         """

@@ -330,7 +330,11 @@ class RouteTable:
         for tried in tries:
             for paths, values in tables:
                 params: dict[str, Any] = dict(values)
-                route = paths.root.match(tried, start, params) if tried else None
+                # The path is valid (split_path checked it): a fully static route
+                # is one dict access away, as in match().
+                route = paths.static.get(path) if tried is segments else None
+                if route is None and tried:
+                    route = paths.root.match(tried, start, params)
                 if route is not None:
                     routed = RoutedPath(target)
                     routed.__dict__ = {
