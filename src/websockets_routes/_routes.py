@@ -199,7 +199,7 @@ class RouteTable:
             name: As for :meth:`route`.
             hooks: As for :meth:`route`; they run before the endpoint.
             methods: The methods to answer, ``GET`` and ``HEAD`` by default;
-                ``HEAD`` comes with ``GET``. Before websockets 15.0, and on the
+                ``HEAD`` comes with ``GET``. Before websockets 17.0, and on the
                 legacy API, websockets refuses other methods than ``GET`` (and
                 every request body) itself, before routing.
             host: As for :meth:`route`.

@@ -266,7 +266,7 @@ def serve_arguments(
     connection_class = routed_class(kwargs.pop("create_connection", None) or default, routed)
 
     def route_request(connection: Any, request: Request) -> Any:
-        # websockets < 15.0 parses GET requests only, and has no Request.method.
+        # websockets < 17.0 parses GET requests only, and has no Request.method.
         method = getattr(request, "method", "GET")
         result = decide(router, request.path, request.headers, method=method)
         if isinstance(result, Response):
