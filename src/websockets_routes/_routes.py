@@ -200,8 +200,8 @@ class RouteTable:
             hooks: As for :meth:`route`; they run before the endpoint.
             methods: The methods to answer, ``GET`` and ``HEAD`` by default;
                 ``HEAD`` comes with ``GET``. Before websockets 17.0, and on the
-                legacy API, websockets refuses other methods than ``GET`` (and
-                every request body) itself, before routing.
+                legacy API, websockets refuses other methods than ``GET`` itself,
+                before routing; every version refuses requests with a body.
             host: As for :meth:`route`.
 
         Raises:
