@@ -18,7 +18,7 @@ from websockets_routes import (
     StrConverter,
     UUIDConverter,
 )
-from websockets_routes.converters import DEFAULT_CONVERTERS, NO_MATCH
+from websockets_routes.converters import DEFAULT_CONVERTERS, NO_MATCH, AnyConverter
 
 UID = uuid.UUID("12345678-1234-5678-1234-567812345678")
 
@@ -81,6 +81,31 @@ UID = uuid.UUID("12345678-1234-5678-1234-567812345678")
         (UUIDConverter(), str(UID).replace("1", "g"), ValueError),
         (UUIDConverter(), str(UID).replace("-", "_"), ValueError),
         (PathConverter(), "a/b/c", "a/b/c"),
+        (StrConverter(length=2), "ab", "ab"),
+        (StrConverter(length=2), "a", ValueError),
+        (StrConverter(length=2), "abc", ValueError),
+        (StrConverter(minlength=2), "ab", "ab"),
+        (StrConverter(minlength=2), "a", ValueError),
+        (StrConverter(maxlength=2), "a", "a"),
+        (StrConverter(maxlength=2), "abc", ValueError),
+        (StrConverter(maxlength=2), "é/", "é/"),
+        (IntConverter(signed=True), "-12", -12),
+        (IntConverter(signed=True), "12", 12),
+        (IntConverter(signed=True), "--1", ValueError),
+        (IntConverter(signed=True), "-", ValueError),
+        (IntConverter(signed=True), "+1", ValueError),
+        (IntConverter(signed=True, min=-5), "-6", ValueError),
+        (IntConverter(fixed_digits=3), "007", 7),
+        (IntConverter(fixed_digits=3), "07", ValueError),
+        (IntConverter(fixed_digits=3), "0007", ValueError),
+        (IntConverter(fixed_digits=2, signed=True), "-07", -7),
+        (FloatConverter(min=0), "-0.5", ValueError),
+        (FloatConverter(min=0), "0", 0.0),
+        (FloatConverter(max=1.5), "1.5", 1.5),
+        (FloatConverter(max=1.5), "1.6", ValueError),
+        (AnyConverter("en", "fr"), "en", "en"),
+        (AnyConverter("en", "fr"), "de", ValueError),
+        (AnyConverter("en", "fr"), "EN", ValueError),
         (RegexConverter(r"\d+"), "123", "123"),
         (RegexConverter(r"\d+"), "12a", ValueError),
         (RegexConverter(r"[a-z]+-\d+"), "abc-12", "abc-12"),
@@ -138,6 +163,16 @@ def test_to_python(converter: Converter[object], text: str, expected: object) ->
         (PathConverter(), None, ValueError),
         (RegexConverter(r"\d+"), "12", "12"),
         (RegexConverter(r"\d+"), 12, "12"),
+        (StrConverter(length=2), "ab", "ab"),
+        (StrConverter(length=2), "abc", ValueError),
+        (IntConverter(signed=True), -12, "-12"),
+        (IntConverter(fixed_digits=3), 7, "007"),
+        (IntConverter(fixed_digits=3), 1000, ValueError),
+        (IntConverter(fixed_digits=3, signed=True), -7, "-007"),
+        (FloatConverter(max=1), 1.5, ValueError),
+        (FloatConverter(min=-1), -1, "-1.0"),
+        (AnyConverter("en", "fr"), "fr", "fr"),
+        (AnyConverter("en", "fr"), "de", ValueError),
         (RegexConverter(r"\d+"), "x", ValueError),
     ],
 )
@@ -181,8 +216,8 @@ def test_float_to_url_refusal_names_the_reason() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"max_digits": 0}, r"max_digits=0\) must be >= 1"),
-        ({"min": 5, "max": 4}, r"min=5, max=4\): min is above max"),
+        ({"max_digits": 0}, r"IntConverter: max_digits=0 must be >= 1"),
+        ({"min": 5, "max": 4}, r"IntConverter: min=5 is above max=4"),
     ],
 )
 def test_int_converter_options_checked(kwargs: dict[str, int], message: str) -> None:
@@ -192,8 +227,9 @@ def test_int_converter_options_checked(kwargs: dict[str, int], message: str) -> 
 
 
 def test_converter_weights_order() -> None:
-    """Converters are tried uuid, int, float, regex, custom, str, then path."""
+    """Converters are tried any, uuid, int, float, regex, custom, str, then path."""
     weights = [
+        AnyConverter.weight,
         UUIDConverter.weight,
         IntConverter.weight,
         FloatConverter.weight,
@@ -207,9 +243,9 @@ def test_converter_weights_order() -> None:
 
 
 def test_default_converters() -> None:
-    """Every router knows str, int, float, uuid and path by name."""
-    assert sorted(DEFAULT_CONVERTERS) == ["float", "int", "path", "str", "uuid"]
-    assert sorted(Router().converters) == ["float", "int", "path", "str", "uuid"]
+    """Every router knows str, int, float, uuid, path and any by name."""
+    assert sorted(DEFAULT_CONVERTERS) == ["any", "float", "int", "path", "str", "uuid"]
+    assert sorted(Router().converters) == ["any", "float", "int", "path", "str", "uuid"]
 
 
 def test_default_converters_are_read_only() -> None:
@@ -295,7 +331,14 @@ def test_converter_key_and_repr_follow_options() -> None:
     assert IntConverter(max=5).key() != IntConverter(max=6).key()
     assert RegexConverter("a+").key() == RegexConverter("a+").key()
     assert RegexConverter("a+").key() != RegexConverter("b+").key()
-    assert repr(IntConverter(max=5)) == "IntConverter(min=None, max=5, max_digits=19)"
+    assert repr(IntConverter(max=5)) == (
+        "IntConverter(min=None, max=5, max_digits=19, fixed_digits=None, signed=False)"
+    )
+    assert repr(StrConverter(length=2)) == "StrConverter(minlength=2, maxlength=2)"
+    assert repr(AnyConverter("a", "b")) == "AnyConverter('a', 'b')"
+    assert AnyConverter("a", "b").key() == AnyConverter("b", "a", "a").key()
+    assert StrConverter(length=2).key() == StrConverter(minlength=2, maxlength=2).key()
+    assert StrConverter().key() != StrConverter(maxlength=9).key()
     assert repr(RegexConverter(r"\d+")) == r"RegexConverter('\\d+')"
 
 

@@ -144,3 +144,157 @@ def test_included_routes_are_decided_by_the_served_router() -> None:
     assert isinstance(result, RoutedPath)
     assert result.router is app
     assert result.route is app.get("chat:room")
+
+
+# HTTP methods, and an HTTP endpoint beside a WebSocket route.
+
+UPGRADE = [("Upgrade", "websocket"), ("Connection", "Upgrade")]
+
+
+def methods_router() -> Router:
+    """A page and a socket on /chat, a GET+POST endpoint, and a socket alone on /ws."""
+    router = Router()
+    router.route("/chat", name="chat_socket")(handler)
+    router.http("/chat", name="chat_page")(lambda path, headers: "page")
+    router.http("/form", name="form", methods=["GET", "POST"])(lambda path, headers: "form")
+    router.route("/ws", name="ws")(handler)
+    return router
+
+
+@pytest.mark.parametrize(
+    ("target", "method", "headers", "expected"),
+    [
+        ("/chat", "GET", UPGRADE, "chat_socket"),
+        ("/chat", "GET", [("Upgrade", "WebSocket")], "chat_socket"),
+        ("/chat", "GET", [("Upgrade", "h2c, websocket")], "chat_socket"),
+        ("/chat", "GET", [], "chat_page"),
+        ("/chat", "GET", [("Upgrade", "h2c")], "chat_page"),
+        ("/chat", "HEAD", [], "chat_page"),
+        ("/chat", "POST", [], (405, "GET, HEAD")),
+        ("/chat", "POST", UPGRADE, (405, "GET, HEAD")),
+        ("/chat", "HEAD", UPGRADE, (405, "GET, HEAD")),
+        ("/form", "POST", [], "form"),
+        ("/form", "GET", [], "form"),
+        ("/form", "HEAD", [], "form"),
+        ("/form", "PUT", [], (405, "GET, HEAD, POST")),
+        ("/form", "DELETE", UPGRADE, (405, "GET, HEAD, POST")),
+        ("/ws", "GET", UPGRADE, "ws"),
+        ("/ws", "GET", [], "ws"),  # websockets answers 426 Upgrade Required itself
+        ("/ws", "POST", UPGRADE, (405, "GET")),
+        ("/ws", "OPTIONS", [], (405, "GET")),
+        ("/nope", "POST", [], (404, None)),
+    ],
+)
+def test_methods_and_upgrade(
+    target: str, method: str, headers: list[tuple[str, str]], expected: Any
+) -> None:
+    """Upgrade picks the WebSocket route or the endpoint; other methods get 405 with Allow."""
+    result = decide(methods_router(), target, Headers(headers), method=method)
+    if isinstance(expected, str):
+        assert isinstance(result, RoutedPath)
+        assert result.route.name == expected
+        assert result.method == method
+    else:
+        assert isinstance(result, Response)
+        assert (result.status_code, result.headers.get("Allow")) == expected
+
+
+@pytest.mark.parametrize(("target", "status_code"), [("/nope", 404), ("/ws", 405), ("//x", 400)])
+def test_head_refusals_have_no_body(target: str, status_code: int) -> None:
+    """A HEAD request gets the refusal's status and headers, without its body."""
+    response = decide(methods_router(), target, NO_HEADERS, method="HEAD")
+    assert isinstance(response, Response)
+    assert response.status_code == status_code
+    assert response.body == b""
+    # Content-Length is that of the body the same refusal has for another method.
+    other = decide(methods_router(), target, NO_HEADERS, method="PUT")
+    assert isinstance(other, Response)
+    assert response.headers["Content-Length"] == str(len(other.body or b""))
+
+
+def test_plain_handler_takes_the_websocket_twin() -> None:
+    """As a plain handler, a path shared with an HTTP endpoint goes to the WebSocket route."""
+    result = decide(methods_router(), "/chat", NO_HEADERS, handshake=False)
+    assert isinstance(result, RoutedPath)
+    assert result.route.name == "chat_socket"
+
+
+# The Host header.
+
+
+class RecordingHeaders(Headers):
+    """Headers that remember which names were read."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.read: set[str] = set()
+
+    def get_all(self, key: str) -> list[str]:
+        self.read.add(key.lower())
+        return super().get_all(key)
+
+    def __getitem__(self, key: str) -> str:
+        self.read.add(key.lower())
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.read.add(str(key).lower())
+        return super().__contains__(key)
+
+
+def hosted_router() -> Router:
+    """A router with a route by tenant and one on any host."""
+    router = Router()
+    router.route("/rooms/{room}", name="tenant_room", host="{tenant}.example.com")(handler)
+    router.route("/status", name="status")(handler)
+    return router
+
+
+@pytest.mark.parametrize(
+    ("hosts", "expected"),
+    [
+        (["acme.example.com"], ("tenant_room", {"tenant": "acme", "room": "a"})),
+        (["Acme.Example.Com:443"], ("tenant_room", {"tenant": "acme", "room": "a"})),
+        (["example.com"], 404),
+        ([], 400),
+        (["acme.example.com", "acme.example.com"], 400),
+        (["acme.example.com", "other.example.com"], 400),
+        ([""], 400),
+        (["acme.example.com/x"], 400),
+        (["acme.example.com:x"], 400),
+        (["acme example.com"], 400),
+    ],
+)
+def test_host_decides(hosts: list[str], expected: Any) -> None:
+    """With host patterns, one valid Host routes; missing, repeated or malformed gets 400."""
+    headers = Headers([("Host", host) for host in hosts])
+    for handshake in (True, False):
+        result = decide(hosted_router(), "/rooms/a", headers, handshake=handshake)
+        if isinstance(expected, int):
+            assert status(result) == expected
+            if expected == 400:
+                assert isinstance(result, Response)
+                assert b"Host header" in (result.body or b"")
+        else:
+            assert isinstance(result, RoutedPath)
+            assert (result.route.name, result.params) == expected
+
+
+def test_bad_host_refused_even_for_routes_on_any_host() -> None:
+    """On a router with host patterns, a bad Host gets 400 on every path."""
+    result = decide(hosted_router(), "/status", Headers([("Host", "a b")]))
+    assert status(result) == 400
+    result = decide(hosted_router(), "/status", Headers())
+    assert status(result) == 400
+
+
+@pytest.mark.parametrize("target", ["/things/7", "/chat", "/healthz", "/nope", "//x", "/things/1/"])
+def test_router_without_host_patterns_never_reads_host(target: str) -> None:
+    """A router without host patterns decides without reading Host, whatever it is."""
+    headers = RecordingHeaders([("Host", "not a host"), ("Host", "twice")])
+    decide(make_router(), target, headers)
+    decide(make_router(), target, headers, handshake=False)
+    assert "host" not in headers.read
+    headers = RecordingHeaders([("Host", "acme.example.com")])
+    decide(hosted_router(), "/rooms/a", headers)
+    assert "host" in headers.read

@@ -10,7 +10,12 @@ import pytest
 from websockets_routes._matcher import Node
 from websockets_routes._patterns import parse_pattern
 from websockets_routes._route import Route
-from websockets_routes.converters import DEFAULT_CONVERTERS, Converter, IntConverter
+from websockets_routes.converters import (
+    DEFAULT_CONVERTERS,
+    Converter,
+    IntConverter,
+    PathConverter,
+)
 
 
 async def handler(ws: Any, path: Any) -> None:
@@ -29,7 +34,21 @@ class Even(Converter[int]):
         return number
 
 
-CONVERTERS = {**DEFAULT_CONVERTERS, "even": Even(), "small": IntConverter(max=9)}
+class LowerPath(PathConverter):
+    """A custom `path` converter: lower-case paths only."""
+
+    def to_python(self, value: str) -> str:
+        if not value.islower():
+            raise ValueError("not lower case")
+        return value
+
+
+CONVERTERS = {
+    **DEFAULT_CONVERTERS,
+    "even": Even(),
+    "small": IntConverter(max=9),
+    "lower": LowerPath(),
+}
 
 
 def trie(*patterns: str) -> Node:
@@ -82,6 +101,44 @@ UUID = "12345678-1234-1234-1234-123456789abc"
         (["/p/{rest:path}", "/p/{one}"], "/p/a/b", ("/p/{rest:path}", {"rest": "a/b"})),
         (["/p/{rest:path}", "/p/a/b"], "/p/a/b", ("/p/a/b", {})),
         (["/p/{rest:path}", "/p/a/b"], "/p/a/c", ("/p/{rest:path}", {"rest": "a/c"})),
+        # A `path` parameter followed by more pattern takes what the rest leaves.
+        (["/f/{p:path}/raw"], "/f/a/b/raw", ("/f/{p:path}/raw", {"p": "a/b"})),
+        (["/f/{p:path}/raw"], "/f/a/raw/raw", ("/f/{p:path}/raw", {"p": "a/raw"})),
+        (["/f/{p:path}/raw"], "/f/raw/raw", ("/f/{p:path}/raw", {"p": "raw"})),
+        (["/f/{p:path}/"], "/f/a/b/", ("/f/{p:path}/", {"p": "a/b"})),
+        (
+            ["/f/{p:path}/{n:int}.txt"],
+            "/f/a/b/7.txt",
+            ("/f/{p:path}/{n:int}.txt", {"p": "a/b", "n": 7}),
+        ),
+        (
+            ["/{p:path}/x/{q}"],
+            "/a/x/x/b",
+            ("/{p:path}/x/{q}", {"p": "a/x", "q": "b"}),
+        ),
+        # Of `path` parameters at one position, the one followed by the most
+        # segments goes first, whatever the declaration order...
+        (["/f/{p:path}", "/f/{p:path}/raw"], "/f/a/raw", ("/f/{p:path}/raw", {"p": "a"})),
+        (["/f/{p:path}/raw", "/f/{p:path}"], "/f/a/raw", ("/f/{p:path}/raw", {"p": "a"})),
+        (["/f/{p:path}", "/f/{p:path}/raw"], "/f/a/b", ("/f/{p:path}", {"p": "a/b"})),
+        (
+            ["/f/{p:path}/{x}", "/f/{p:path}/{x}/{y}"],
+            "/f/a/b/c",
+            ("/f/{p:path}/{x}/{y}", {"p": "a", "x": "b", "y": "c"}),
+        ),
+        # ...and when its tail refuses, the next one is tried, its values forgotten.
+        (
+            ["/f/{p:path}/{n:int}", "/f/{q:path}"],
+            "/f/a/b",
+            ("/f/{q:path}", {"q": "a/b"}),
+        ),
+        (["/f/{p:path}/raw", "/f/{p:path}"], "/f/a/b", ("/f/{p:path}", {"p": "a/b"})),
+        # A `path` value its converter refuses means: try the next candidate.
+        (["/f/{p:lower}/raw", "/f/{q:path}"], "/f/a/raw", ("/f/{p:lower}/raw", {"p": "a"})),
+        (["/f/{p:lower}/raw", "/f/{q:path}"], "/f/A/raw", ("/f/{q:path}", {"q": "A/raw"})),
+        # Static text and parameters still come before a `path` parameter.
+        (["/f/{p:path}/raw", "/f/{x}/raw"], "/f/a/raw", ("/f/{x}/raw", {"x": "a"})),
+        (["/f/{p:path}/raw", "/f/a/raw"], "/f/a/raw", ("/f/a/raw", {})),
         # Edges are shared only when the names agree too: values keep their route's name.
         (["/x/{a:int}/p", "/x/{b:int}/q"], "/x/1/q", ("/x/{b:int}/q", {"b": 1})),
         # A route may end where another goes on.
@@ -107,6 +164,13 @@ def test_match(patterns: list[str], path: str, expected: tuple[str, dict[str, An
         (["/p/{rest:path}"], "/p/a//b"),
         (["/p/{rest:path}"], "/p/a/"),
         (["/p/{rest:path}"], "/p/"),
+        # A `path` parameter takes at least one segment, none of them empty.
+        (["/f/{p:path}/raw"], "/f/raw"),
+        (["/f/{p:path}/raw"], "/f//raw"),
+        (["/f/{p:path}/raw"], "/f/a//b/raw"),
+        (["/f/{p:path}/raw"], "/f/a/b"),
+        (["/f/{p:path}/raw"], "/f/a/raw/"),
+        (["/f/{p:path}/{n:int}"], "/f/a/b"),
         # Every candidate refuses.
         (["/n/{a:small}", "/n/{e:even}"], "/n/11"),
         (["/f/{stem}.{ext:int}"], "/f/a.b"),
@@ -134,3 +198,29 @@ def test_first_segment_index() -> None:
     assert route is not None
     assert (route.pattern, params) == ("/a/{x}", {"x": "1"})
     assert root.match(["a", "1"], 0, {}) is route
+
+
+def test_path_in_the_middle_tries_one_split_per_tail() -> None:
+    """A `path` parameter followed by more pattern is converted once, not once per length."""
+    calls: list[str] = []
+
+    class CountingPath(PathConverter):
+        def match(self, value: str) -> Any:
+            calls.append(value)
+            return value
+
+    converters = {**CONVERTERS, "counted": CountingPath()}
+    root = Node()
+    for pattern in ["/f/{p:counted}/raw", "/f/{p:counted}/{a}/{b}"]:
+        segments = parse_pattern(pattern, converters)
+        root.insert(segments, Route(pattern, pattern, "websocket", handler, segments, None, (), ()))
+    params: dict[str, Any] = {}
+    path = "/f/" + "a/" * 2000 + "raw"
+    route = root.match(path.split("/"), 1, params)
+    assert route is not None
+    assert route.pattern == "/f/{p:counted}/{a}/{b}"
+    assert params == {"p": "/".join(["a"] * 1999), "a": "a", "b": "raw"}
+    assert len(calls) == 1
+    calls.clear()
+    assert root.match(["", "f", "a", "b", "raw"], 1, {}) is not None
+    assert calls == ["a"]

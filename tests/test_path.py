@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import pytest
 
-from websockets_routes import BadRequest, QueryParams, RoutedPath, Router
-from websockets_routes._path import encode_segment, split_target
+from websockets_routes import BadRequest, QueryParams, RoutedPath, Router, URLBuildError, URLPath
+from websockets_routes._path import encode_segment, parse_host, split_target
 
 
 @pytest.mark.parametrize(
@@ -246,3 +249,96 @@ def test_routed_path_is_not_decoded(router: Router) -> None:
     assert routed is not None
     assert routed.path == "/files/a%2Fb"
     assert routed.params == {"name": "a/b"}
+
+
+# The Host header, for routers with host patterns.
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("example.com", ("example.com", None)),
+        ("Example.COM", ("example.com", None)),
+        ("example.com.", ("example.com", None)),
+        ("acme.example.com:8443", ("acme.example.com", 8443)),
+        ("localhost", ("localhost", None)),
+        ("my_app:8000", ("my_app", 8000)),
+        ("a-b.c1", ("a-b.c1", None)),
+        ("127.0.0.1", ("127.0.0.1", None)),
+        ("127.0.0.1:0", ("127.0.0.1", 0)),
+        ("h:65535", ("h", 65535)),
+        ("[::1]", ("[::1]", None)),
+        ("[::1]:8765", ("[::1]", 8765)),
+        ("[0:0:0::1]", ("[::1]", None)),
+        ("[2001:DB8::1]", ("[2001:db8::1]", None)),
+        ("a" * 63 + ".com", ("a" * 63 + ".com", None)),
+        ("", BadRequest),
+        (" ", BadRequest),
+        ("a b", BadRequest),
+        ("a..b", BadRequest),
+        (".a", BadRequest),
+        ("-a.com", BadRequest),
+        ("a-.com", BadRequest),
+        ("a" * 64 + ".com", BadRequest),
+        (".".join(["a"] * 128), BadRequest),  # 255 characters
+        ("a/b", BadRequest),
+        ("a\\b", BadRequest),
+        ("a@b", BadRequest),
+        ("a%41", BadRequest),
+        ("a\x00", BadRequest),
+        ("caf\u00e9.com", BadRequest),
+        ("\u212a.com", BadRequest),  # the Kelvin sign lower-cases to "k"
+        ("a:", BadRequest),
+        ("a:x", BadRequest),
+        ("a:+1", BadRequest),
+        ("a:65536", BadRequest),
+        ("a:123456", BadRequest),
+        ("a:1:2", BadRequest),
+        ("::1", BadRequest),
+        ("[::1", BadRequest),
+        ("[::1]x", BadRequest),
+        ("[::1]:", BadRequest),
+        ("[zz::1]", BadRequest),
+        ("[]", BadRequest),
+        ("x" * 301, BadRequest),
+    ],
+)
+def test_parse_host(value: str, expected: object) -> None:
+    """A Host header is a host name or an IP literal and an optional port, or a bad request."""
+    if expected is BadRequest:
+        with pytest.raises(BadRequest, match="the Host header is not a host name"):
+            parse_host(value)
+    else:
+        assert parse_host(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("host", "kwargs", "expected"),
+    [
+        (None, {"host": "example.com"}, "wss://example.com/a%20b"),
+        (None, {"host": "localhost:8765"}, "wss://localhost:8765/a%20b"),
+        (None, {"host": "[::1]", "port": 80}, "wss://[::1]:80/a%20b"),
+        (None, {"scheme": "ws", "host": "h"}, "ws://h/a%20b"),
+        (None, {"scheme": "https", "host": "h"}, "https://h/a%20b"),
+        ("acme.example.com", {}, "wss://acme.example.com/a%20b"),
+        ("acme.example.com", {"port": 8443}, "wss://acme.example.com:8443/a%20b"),
+        ("acme.example.com", {"scheme": "http"}, "http://acme.example.com/a%20b"),
+        (None, {}, "comes from a route without a host pattern: pass host="),
+        ("acme.example.com", {"host": "x"}, "pass port= to add a port, not host="),
+        (None, {"scheme": "ftp", "host": "h"}, "scheme 'ftp' must be 'wss', 'ws'"),
+        (None, {"host": "h:1", "port": 2}, "host 'h:1' has a port already"),
+        (None, {"host": "h", "port": 0}, "port=0 must be an int from 1 to 65535"),
+        (None, {"host": "h", "port": True}, "port=True must be an int"),
+        (None, {"host": "::1"}, "'::1' is not a host name or IP address"),
+        (None, {"host": "a/b"}, "'a/b' is not a host name"),
+    ],
+)
+def test_url_path_absolute(host: str | None, kwargs: dict[str, Any], expected: str) -> None:
+    """URLPath.absolute adds a scheme and a host (its own, or one given), or says what's wrong."""
+    url = URLPath("/a%20b")
+    url.host = host
+    if "://" in expected:
+        assert url.absolute(**kwargs) == expected
+    else:
+        with pytest.raises(URLBuildError, match=re.escape(expected)):
+            url.absolute(**kwargs)

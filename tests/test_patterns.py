@@ -9,6 +9,7 @@ import pytest
 
 from websockets_routes import (
     Converter,
+    FloatConverter,
     IntConverter,
     PathConverter,
     RegexConverter,
@@ -16,11 +17,19 @@ from websockets_routes import (
     StrConverter,
     UUIDConverter,
 )
-from websockets_routes._patterns import Mixed, Param, Rest, Static, parse_pattern
-from websockets_routes.converters import DEFAULT_CONVERTERS
+from websockets_routes._patterns import (
+    Mixed,
+    Param,
+    Rest,
+    Static,
+    parse_host_pattern,
+    parse_pattern,
+)
+from websockets_routes.converters import DEFAULT_CONVERTERS, NO_MATCH, AnyConverter
 
 STR = DEFAULT_CONVERTERS["str"]
 INT = DEFAULT_CONVERTERS["int"]
+PATH = DEFAULT_CONVERTERS["path"]
 UID = uuid.UUID("12345678-1234-5678-1234-567812345678")
 
 
@@ -41,7 +50,10 @@ UID = uuid.UUID("12345678-1234-5678-1234-567812345678")
         ("/{id:int}", (Param("id", INT),)),
         ("/{_id2:int}/", (Param("_id2", INT), Static(""))),
         ("/{é}", (Param("é", STR),)),
-        ("/f/{p:path}", (Static("f"), Rest("p", DEFAULT_CONVERTERS["path"]))),
+        ("/f/{p:path}", (Static("f"), Rest("p", PATH))),
+        ("/f/{p:path}/raw", (Static("f"), Rest("p", PATH), Static("raw"))),
+        ("/{p:path}/", (Rest("p", PATH), Static(""))),
+        ("/f/{p:path}/{n:int}", (Static("f"), Rest("p", PATH), Param("n", INT))),
     ],
 )
 def test_parse_simple(pattern: str, expected: tuple[object, ...]) -> None:
@@ -124,9 +136,9 @@ def test_mixed_segment_match(pattern: str, segment: str, expected: object) -> No
         ("/{x}/{x}", "uses the parameter name 'x' twice"),
         ("/{x:int}/{x:str}", "uses the parameter name 'x' twice"),
         ("/{x}.{x}", "uses the parameter name 'x' twice"),
-        ("/{p:path}/{p}", "a 'path' parameter takes the rest of the path"),
-        ("/{p:path}/a", "a 'path' parameter takes the rest of the path"),
-        ("/{p:path}/", "a 'path' parameter takes the rest of the path"),
+        ("/{p:path}/{p}", "uses the parameter name 'p' twice"),
+        ("/{p:path}/{q:path}", "has two 'path' parameters; a pattern may have one"),
+        ("/{p:path}/a/{q:path}", "has two 'path' parameters"),
         ("/a{p:path}", "a 'path' parameter must fill its segment"),
         ("/{a}{b}", r"parameters \{a\} and \{b\} touch"),
         ("/x{a:int}{b:int}y", r"parameters \{a\} and \{b\} touch"),
@@ -164,7 +176,7 @@ def test_unknown_converter_lists_known_ones() -> None:
         parse_pattern("/{a:nope}", converters)
     assert str(info.value) == (
         "route pattern '/{a:nope}': unknown converter 'nope' for {a}; known converters: "
-        "float, int, path, slug, str, uuid; register others with "
+        "any, float, int, path, slug, str, uuid; register others with "
         "Router(converters={'nope': ...})"
     )
 
@@ -226,3 +238,251 @@ def test_segment_keys_ignore_names() -> None:
     assert a.key() != e.key()
     assert Param("x", INT).key() == Param("y", INT).key()
     assert Param("x", INT).key() != Param("x", STR).key()
+
+
+# Converter arguments: {name:converter(literal, ..., key=literal)}.
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("/{p:int(min=1, max=500)}", IntConverter(min=1, max=500)),
+        ("/{p:int(1, 500)}", IntConverter(min=1, max=500)),
+        ("/{p:int()}", IntConverter()),
+        ("/{p:int ( min = 1 , )}", IntConverter(min=1)),
+        ("/{p:int(min=-5, signed=True)}", IntConverter(min=-5, signed=True)),
+        ("/{p:int(fixed_digits=4)}", IntConverter(fixed_digits=4)),
+        ("/{p:int(max_digits=3)}", IntConverter(max_digits=3)),
+        ("/{c:str(length=4)}", StrConverter(length=4)),
+        ("/{c:str(minlength=2, maxlength=8)}", StrConverter(minlength=2, maxlength=8)),
+        ("/{c:str(maxlength=8)}", StrConverter(maxlength=8)),
+        ("/{x:float(min=0, max=1.5)}", FloatConverter(min=0, max=1.5)),
+        ("/{k:any('a', 'b')}", AnyConverter("a", "b")),
+        ('/{k:any("a,b", "c)")}', AnyConverter("a,b", "c)")),
+        ("/{k:any('a/b')}", AnyConverter("a/b")),
+        ("/{u:uuid()}", UUIDConverter()),
+    ],
+)
+def test_converter_arguments(pattern: str, expected: Converter[object]) -> None:
+    """A converter call passes its literal arguments to the converter's class."""
+    (segment,) = parse_pattern(pattern, DEFAULT_CONVERTERS)
+    assert isinstance(segment, Param)
+    assert type(segment.converter) is type(expected)
+    assert segment.converter.key() == expected.key()
+
+
+def test_path_converter_call_takes_the_rest() -> None:
+    """``{p:path()}`` is a path parameter like ``{p:path}``."""
+    (segment,) = parse_pattern("/{p:path()}", DEFAULT_CONVERTERS)
+    assert isinstance(segment, Rest)
+    assert segment.key() == Rest("p", PATH).key()
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("/{p:int(min='1')}", "IntConverter: min='1' must be an int"),
+        ("/{p:int(min=True)}", "IntConverter: min=True must be an int"),
+        ("/{p:int(min=5, max=1)}", "IntConverter: min=5 is above max=1"),
+        ("/{p:int(max_digits=0)}", "IntConverter: max_digits=0 must be >= 1"),
+        ("/{p:int(fixed_digits=20)}", "fixed_digits=20 is above max_digits=19"),
+        ("/{p:int(signed=1)}", "IntConverter: signed=1 must be True or False"),
+        ("/{p:int(mni=1)}", "IntConverter takes min, max, .*unexpected keyword argument 'mni'"),
+        ("/{p:int(1, 2, 3, 4, 5, 6)}", "IntConverter takes .*too many positional"),
+        ("/{p:int(min=1, min=2)}", r"int\(\.\.\.\) repeats the argument min"),
+        ("/{p:int(min=x)}", r"argument min of int\(\.\.\.\), x, is not a literal"),
+        ("/{p:int(min=f())}", r"argument min of int\(\.\.\.\), f\(\), is not a literal"),
+        ("/{p:int(__import__('os'))}", r"argument 1 of int\(\.\.\.\), __import__\('os'\)"),
+        ("/{p:int(min=1+)}", r"the arguments of int\(\.\.\.\) are not valid Python"),
+        ("/{p:int(min=1}", r"the arguments of int\(\.\.\.\) must end with '\)'"),
+        ("/{p:int(min=1)x}", r"must end with '\)'"),
+        ("/{p:int(1), g(2)}", r"int\(\.\.\.\) must be one call with literal arguments"),
+        ("/{p:int(*[1])}", r"takes no \*arguments"),
+        ("/{p:int(**{'min': 1})}", r"takes no \*\*arguments"),
+        ("/{p:nope(1)}", "calls the unknown converter 'nope'; known converters: any, float"),
+        ("/{p:ab(c)d}", r"calls the unknown converter 'ab'.*non-capturing: ab\(\?:\.\.\.\)"),
+        ("/{p:uuid(1)}", "UUIDConverter takes no arguments"),
+        ("/{c:str(length=0)}", "StrConverter: length=0 must be >= 1"),
+        ("/{c:str(minlength=0)}", "StrConverter: minlength=0 must be >= 1"),
+        ("/{c:str(length=4, maxlength=5)}", "length=4 sets both bounds"),
+        ("/{c:str(minlength=5, maxlength=4)}", "minlength=5 is above maxlength=4"),
+        ("/{c:str(maxlength='8')}", "StrConverter: maxlength='8' must be an int"),
+        ("/{x:float(min='a')}", "FloatConverter: min='a' must be a finite number"),
+        ("/{x:float(max=1e999)}", "FloatConverter: max=inf must be a finite number"),
+        ("/{x:float(min=2, max=1)}", "FloatConverter: min=2 is above max=1"),
+        ("/{k:any()}", r"AnyConverter needs at least one item"),
+        ("/{k:any}", r"converter 'any' needs arguments, as in \{name:any\(\.\.\.\)\}"),
+        ("/{k:any('')}", "AnyConverter: item '' must be a non-empty str"),
+        ("/{k:any(1)}", "AnyConverter: item 1 must be a non-empty str"),
+        ("/{k:any('..')}", "AnyConverter: item '..' is a segment no valid request can contain"),
+    ],
+)
+def test_converter_argument_errors(pattern: str, message: str) -> None:
+    """A bad converter call raises RouteError naming the pattern and the bad argument."""
+    with pytest.raises(RouteError, match=message) as info:
+        parse_pattern(pattern, DEFAULT_CONVERTERS)
+    assert repr(pattern) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "regex"),
+    [
+        (r"/{id:\d+}", r"\d+"),
+        ("/{id:[0-9]+}", "[0-9]+"),
+        ("/{v:(?:ab)(c)}", "(?:ab)(c)"),
+        ("/{v:(int)}", "(int)"),
+        ("/{v:[a-z]+(x)?}", "[a-z]+(x)?"),
+        ("/{v:9(a)}", "9(a)"),
+        ("/{v:ab(?:c)}", "ab(?:c)"),
+        ("/{v:int(?:x)}", "int(?:x)"),
+    ],
+)
+def test_regex_is_told_apart_from_a_call(pattern: str, regex: str) -> None:
+    """Only a spec starting with a name and '(' is a converter call; others stay regexes."""
+    (segment,) = parse_pattern(pattern, DEFAULT_CONVERTERS)
+    assert isinstance(segment, Param)
+    assert isinstance(segment.converter, RegexConverter)
+    assert segment.converter.pattern == regex
+
+
+def test_converter_registered_by_class_takes_arguments() -> None:
+    """A converter registered by class gets the arguments of the pattern's call."""
+
+    class Prefixed(Converter[str]):
+        def __init__(self, prefix: str = "x-") -> None:
+            if not isinstance(prefix, str):
+                raise RouteError(f"Prefixed: prefix={prefix!r} must be a str")
+            self.prefix = prefix
+
+        def to_python(self, value: str) -> str:
+            if not value.startswith(self.prefix):
+                raise ValueError("no prefix")
+            return value[len(self.prefix) :]
+
+    converters = {**DEFAULT_CONVERTERS, "pre": Prefixed}
+    (plain,) = parse_pattern("/{v:pre}", converters)
+    (given,) = parse_pattern("/{v:pre(prefix='id-')}", converters)
+    assert isinstance(plain, Param)
+    assert isinstance(given, Param)
+    assert plain.converter.match("x-1") == "1"
+    assert given.converter.match("id-1") == "1"
+    assert given.converter.match("x-1") is NO_MATCH
+    with pytest.raises(RouteError, match=r"\{v:pre\(prefix=1\)\}: Prefixed: prefix=1 must be"):
+        parse_pattern("/{v:pre(prefix=1)}", converters)
+
+
+def test_converter_registered_as_instance_takes_no_arguments() -> None:
+    """A converter registered as an instance refuses arguments, saying to register its class."""
+    converters = {**DEFAULT_CONVERTERS, "port": IntConverter(min=1, max=65535)}
+    assert parse_pattern("/{p:port}", converters) == (Param("p", converters["port"]),)
+    with pytest.raises(RouteError, match=r"registered as an instance.*'port': IntConverter\}"):
+        parse_pattern("/{p:port(max=10)}", converters)
+
+
+def test_converter_class_that_needs_arguments() -> None:
+    """A converter class that needs arguments, used without a call, says how to call it."""
+
+    class Choice(Converter[str]):
+        def __init__(self, *choices: str) -> None:
+            if not choices:
+                raise ValueError("Choice needs choices")
+            self.choices = choices
+
+    converters = {**DEFAULT_CONVERTERS, "choice": Choice}
+    with pytest.raises(RouteError, match=r"converter 'choice' needs arguments.*needs choices"):
+        parse_pattern("/{c:choice}", converters)
+    (segment,) = parse_pattern("/{c:choice('a')}", converters)
+    assert isinstance(segment, Param)
+    assert segment.converter.choices == ("a",)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "segment", "expected"),
+    [
+        ("/{c:str(length=2)}.txt", "ab.txt", [("c", "ab")]),
+        ("/{c:str(length=2)}.txt", "abc.txt", None),
+        ("/{c:str(minlength=2, maxlength=3)}.txt", "abc.txt", [("c", "abc")]),
+        ("/{c:str(minlength=2)}.txt", "a.txt", None),
+        ("/v{n:int(fixed_digits=2)}", "v07", [("n", 7)]),
+        ("/v{n:int(fixed_digits=2)}", "v7", None),
+        ("/v{n:int(signed=True)}", "v-3", [("n", -3)]),
+        ("/v{n:int()}", "v-3", None),
+        ("/{k:any('a', 'b.c')}.x", "b.c.x", [("k", "b.c")]),
+        ("/{k:any('a', 'b.c')}.x", "bxc.x", None),
+        ("/{x:float(max=2)}px", "3px", None),
+    ],
+)
+def test_converter_arguments_in_mixed_segments(
+    pattern: str, segment: str, expected: object
+) -> None:
+    """Converter arguments shape the regex of a mixed segment and the values it accepts."""
+    (mixed,) = parse_pattern(pattern, DEFAULT_CONVERTERS)
+    assert isinstance(mixed, Mixed)
+    assert mixed.match(segment) == expected
+
+
+# Host patterns: one spec per label.
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("example.com", (Static("example"), Static("com"))),
+        ("Example.COM", (Static("example"), Static("com"))),
+        ("{tenant}.example.com", (Param("tenant", STR), Static("example"), Static("com"))),
+        ("{n:int}.x", (Param("n", INT), Static("x"))),
+        ("localhost", (Static("localhost"),)),
+        ("my_app", (Static("my_app"),)),
+        ("127.0.0.1", (Static("127"), Static("0"), Static("0"), Static("1"))),
+        ("[::1]", (Static("[::1]"),)),
+        ("[0:0::1]", (Static("[::1]"),)),
+    ],
+)
+def test_parse_host_pattern(pattern: str, expected: tuple[object, ...]) -> None:
+    """A host pattern splits into labels, static text lower-cased, parameters one label each."""
+    assert parse_host_pattern(pattern, DEFAULT_CONVERTERS) == expected
+
+
+def test_host_pattern_mixed_label_and_arguments() -> None:
+    """A label may mix text and parameters, and converters take arguments, kept as written."""
+    mixed, region, *_ = parse_host_pattern("{t}-EU.{r:any('Eu', 'us')}.x.com", DEFAULT_CONVERTERS)
+    assert isinstance(mixed, Mixed)
+    assert mixed.match("acme-eu") == [("t", "acme")]
+    assert isinstance(region, Param)
+    assert region.converter.key() == AnyConverter("Eu", "us").key()
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("", "has an empty label"),
+        ("a..b", "has an empty label"),
+        (".a", "has an empty label"),
+        ("a.", "has an empty label: it must not start or end with '.'"),
+        ("a:80", "contains ':': a host pattern is a host name, without scheme, port or path"),
+        ("ws://a", "contains ':'"),
+        ("a/b", "contains '/'"),
+        ("a?b", "contains '?'"),
+        ("[::1]:80", "has a port; ports play no part in host matching"),
+        ("[zz]", "is not a valid IPv6 address in brackets"),
+        ("a b.com", "'a b' can't be part of a host name"),
+        ("caf\u00e9.com", "can't be part of a host name"),
+        ("{t}~x.com", "'~x' can't be part of a host name"),
+        ("{p:path}.com", "a 'path' parameter can't be part of a host"),
+        ("{t}.{t}.com", "uses the parameter name 't' twice"),
+        ("{t.com", r"has an unmatched '\{'"),
+        ("{t:nope}.com", "unknown converter 'nope'"),
+        ("{t:int(min='a')}.com", "IntConverter: min='a' must be an int"),
+    ],
+)
+def test_host_pattern_errors(pattern: str, message: str) -> None:
+    """A malformed host pattern raises RouteError naming it as a host pattern."""
+    with pytest.raises(RouteError, match=message) as info:
+        parse_host_pattern(pattern, DEFAULT_CONVERTERS)
+    assert f"host pattern {pattern!r}" in str(info.value)
+
+
+def test_host_pattern_must_be_str() -> None:
+    """A host pattern that is not a str raises RouteError naming its type."""
+    with pytest.raises(RouteError, match="a host pattern must be a str, not int"):
+        parse_host_pattern(1, DEFAULT_CONVERTERS)  # type: ignore[arg-type]

@@ -7,9 +7,10 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from websockets.http11 import Response
 
 from websockets_routes import BadRequest, IntConverter, RoutedPath, Router, URLBuildError
-from websockets_routes._path import decode_path, split_path
+from websockets_routes._path import decode_path, parse_host, split_path
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -242,3 +243,64 @@ def test_static_shortcut_agrees_with_the_trie(parts: list[str], data: st.DataObj
 
 async def _handler(ws: Any, path: RoutedPath) -> None:
     """A handler that does nothing."""
+
+
+# Host routing.
+
+HOSTED = Router()
+HOSTED.route("/rooms/{room}", name="tenant_room", host="{tenant}.example.com")(_handler)
+HOSTED.route("/rooms/{room}", name="any_room")(_handler)
+HOSTED.include(ROUTER, "/in", namespace="in", host="{n:int}.{zone}.example.org")
+
+LABEL = st.from_regex(r"[a-z0-9_]([a-z0-9_-]{0,10}[a-z0-9_])?", fullmatch=True)
+HOST = st.one_of(
+    st.text(max_size=40),
+    st.lists(LABEL, min_size=1, max_size=5).map(".".join),
+    st.tuples(st.lists(LABEL, min_size=1, max_size=4).map(".".join), st.integers(0, 70000)).map(
+        lambda pair: f"{pair[0]}:{pair[1]}"
+    ),
+    st.ip_addresses(v=6).map(lambda address: f"[{address}]"),
+)
+
+
+@SETTINGS
+@given(HOST)
+def test_parse_host_arbitrary(value: str) -> None:
+    """parse_host() on any string gives a host that parses back to itself, or BadRequest."""
+    try:
+        host, port = parse_host(value)
+    except BadRequest:
+        return
+    assert parse_host(host) == (host, None)
+    assert host == host.lower()
+    assert port is None or 0 <= port <= 65535
+
+
+@SETTINGS
+@given(TARGET, HOST)
+def test_match_arbitrary_host(target: str, host: str) -> None:
+    """match() with any Host returns None or a RoutedPath whose params the host and path
+    gave, or raises BadRequest; resolve() never answers anything but 400, 404 or a match."""
+    try:
+        path = HOSTED.match(target, host=host)
+    except BadRequest:
+        result = HOSTED.resolve(target, host=host)
+        assert isinstance(result, Response)
+        assert result.status_code == 400
+        return
+    if path is not None:
+        assert path == target
+        assert path.host == parse_host(host)[0]
+        if path.route.host is not None:
+            assert path.host.endswith((".example.com", ".example.org"))
+
+
+@SETTINGS
+@given(LABEL, STR_VALUE)
+def test_url_path_for_host_matches_back(tenant: str, room: str) -> None:
+    """A URL built for a host pattern routes back to its route, with the same parameters."""
+    url = HOSTED.url_path_for("tenant_room", tenant=tenant, room=room)
+    assert url.host == f"{tenant}.example.com"
+    found = HOSTED.match(url, host=url.host)
+    assert found is not None
+    assert (found.route.name, found.params) == ("tenant_room", {"tenant": tenant, "room": room})

@@ -9,7 +9,7 @@ import pytest
 from websockets.datastructures import Headers
 from websockets.http11 import Response
 
-from websockets_routes._responses import close_code, text_response, to_response
+from websockets_routes._responses import close_code, text_response, to_response, without_body
 
 
 @pytest.mark.parametrize(
@@ -135,3 +135,27 @@ def test_close_code(status: int, code: int) -> None:
     """4xx maps to ten times the status, 5xx to 1011, anything else to 1008."""
     response = Response(status, "", Headers(), b"")
     assert close_code(response) == code
+
+
+@pytest.mark.parametrize(
+    ("response", "length"),
+    [
+        (text_response(200, "hello"), "5"),
+        (text_response(404, "Not Found\n"), "10"),
+        # A response without Content-Length gets the length of the body it loses.
+        (Response(200, "OK", Headers([("X-A", "1")]), b"abc"), "3"),
+        # Nothing to drop: the response as it is.
+        (text_response(204, b""), "0"),
+        (Response(204, "No Content", Headers(), b""), None),
+    ],
+)
+def test_without_body(response: Response, length: str | None) -> None:
+    """A HEAD response keeps the status and headers, Content-Length included, without body."""
+    head = without_body(response)
+    assert (head.status_code, head.reason_phrase) == (response.status_code, response.reason_phrase)
+    assert head.body == b""
+    assert head.headers.get("Content-Length") == length
+    for name, value in response.headers.raw_items():
+        assert value in head.headers.get_all(name)
+    if not response.body:
+        assert head is response

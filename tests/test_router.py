@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -18,6 +19,7 @@ from websockets_routes import (
     Router,
     URLBuildError,
 )
+from websockets_routes._path import parse_host
 
 UID = uuid.UUID("12345678-1234-5678-1234-567812345678")
 
@@ -282,6 +284,35 @@ def test_default_name_is_the_handler_name() -> None:
         router.route("/c")(chat)
 
 
+def test_default_names_of_partials_and_callable_objects() -> None:
+    """A partial is named after the function it wraps, a callable object after its class."""
+    router = Router()
+
+    async def room(ws: Any, path: RoutedPath, greeting: str) -> None:
+        pass
+
+    class Echo:
+        async def __call__(self, ws: Any, path: RoutedPath) -> None:
+            pass
+
+    named = Echo()
+    named.__name__ = "named_echo"  # type: ignore[attr-defined]
+    router.route("/a")(functools.partial(room, greeting="hi"))
+    router.route("/b", name="b")(functools.partial(room, greeting="hello"))
+    router.route("/c")(Echo())
+    router.route("/d")(named)
+    assert router.names == ("room", "b", "Echo", "named_echo")
+    with pytest.raises(RouteError, match="route name 'room' is taken by '/a'"):
+        router.route("/e")(functools.partial(room, greeting="hey"))
+    nameless = functools.partial(handler)
+    nameless.func.__name__ = ""  # type: ignore[attr-defined]
+    try:
+        with pytest.raises(RouteError, match="route '/f' needs a name="):
+            router.route("/f")(nameless)
+    finally:
+        nameless.func.__name__ = "handler"  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(
     ("first", "second"),
     [
@@ -495,7 +526,6 @@ def test_routes_added_after_include() -> None:
     [
         ("/api/", None, "must not end with '/'"),
         ("api", None, "must start with '/'"),
-        ("/{p:path}", None, "cannot end in a 'path' parameter"),
         ("/x", "", "namespace '' must be non-empty, without ':'"),
         ("/x", "a:b", "namespace 'a:b' must be non-empty, without ':'"),
         ("/u/{id}", None, "both use the parameter name"),
@@ -506,6 +536,20 @@ def test_include_errors(prefix: str, namespace: str | None, message: str) -> Non
     child = make(("/{id:int}", "item"))
     with pytest.raises(RouteError, match=message):
         Router().include(child, prefix, namespace=namespace)
+
+
+def test_include_under_a_path_prefix() -> None:
+    """A prefix may end in a `path` parameter; the routes under it match what it leaves."""
+    child = make(("/raw", "raw"), ("/{name}.txt", "text"))
+    parent = Router()
+    parent.include(child, "/files/{p:path}")
+    assert matched(parent, "/files/a/b/raw") == ("raw", {"p": "a/b"})
+    assert matched(parent, "/files/a/b/c.txt") == ("text", {"p": "a/b", "name": "c"})
+    assert matched(parent, "/files/raw") is None
+    assert parent.url_for("raw", p="a/b") == "/files/a/b/raw"
+    with pytest.raises(RouteError, match="both have a 'path' parameter; a pattern may have one"):
+        parent.include(make(("/x/{q:path}", "deep")), "/more/{p:path}")
+    assert parent.get("deep") is None
 
 
 def test_include_clashes() -> None:
@@ -653,6 +697,11 @@ for _pattern, _name in [
     ("/h/{v:hex}", "hex"),
     ("/café/{v}", "unicode"),
     ("/two/{a:int}/{b}", "two"),
+    ("/mid/{v:path}/raw", "path_middle"),
+    ("/page/{v:int(min=1, max=500)}", "page"),
+    ("/code/{v:str(length=4)}", "code"),
+    ("/pad/{v:int(fixed_digits=3, signed=True)}", "padded"),
+    ("/lang/{v:any('en', 'fr')}", "lang"),
 ]:
     add(URLS, _pattern, _name)
 
@@ -688,6 +737,13 @@ for _pattern, _name in [
         ("hex", {"v": 255}, "/h/ff", None),
         ("unicode", {"v": "x"}, "/caf%C3%A9/x", None),
         ("two", {"a": 1, "b": "z"}, "/two/1/z", None),
+        ("path_middle", {"v": "a/b c"}, "/mid/a/b%20c/raw", None),
+        ("path_middle", {"v": "raw/raw"}, "/mid/raw/raw/raw", None),
+        ("page", {"v": 500}, "/page/500", None),
+        ("code", {"v": "ab/c"}, "/code/ab%2Fc", None),
+        ("padded", {"v": -7}, "/pad/-007", None),
+        ("padded", {"v": 12}, "/pad/012", None),
+        ("lang", {"v": "fr"}, "/lang/fr", None),
     ],
 )
 def test_url_for(name: str, params: dict[str, Any], expected: str, back: Any) -> None:
@@ -700,7 +756,7 @@ def test_url_for(name: str, params: dict[str, Any], expected: str, back: Any) ->
 @pytest.mark.parametrize(
     ("name", "params", "message"),
     [
-        ("nope", {}, "no route named 'nope'; known names: float, hex, int, mixed"),
+        ("nope", {}, "no route named 'nope'; known names: code, float, hex, int, lang, mixed"),
         ("two", {"a": 1}, r"route 'two' \(/two/\{a:int\}/\{b\}\) needs parameter\(s\) b"),
         ("two", {}, r"needs parameter\(s\) (a, b|b, a)$"),
         ("int", {"v": 1, "w": 2}, r"route 'int' \(/i/\{v:int\}\) has no parameter\(s\) w"),
@@ -734,6 +790,12 @@ def test_url_for(name: str, params: dict[str, Any], expected: str, back: Any) ->
         ("mixed", {"name": "a/", "ext": "."}, "give the segment 'a/..', which would not"),
         ("mixed_int", {"n": "3"}, "n='3' is refused by IntConverter"),
         ("hex", {"v": "zz"}, "v='zz' is refused by Hex"),
+        ("path_middle", {"v": "a//b"}, "v='a//b' has an empty or dot segment"),
+        ("page", {"v": 0}, r"v=0 is refused by IntConverter\(min=1, max=500"),
+        ("page", {"v": 501}, "v=501 is refused by IntConverter"),
+        ("code", {"v": "abc"}, r"v='abc' is refused by StrConverter\(minlength=4, maxlength=4\)"),
+        ("padded", {"v": 1000}, "v=1000 is refused by IntConverter"),
+        ("lang", {"v": "de"}, r"v='de' is refused by AnyConverter\('en', 'fr'\)"),
     ],
 )
 def test_url_for_errors(name: str, params: dict[str, Any], message: str) -> None:
@@ -914,6 +976,56 @@ def test_redirect_slashes_off() -> None:
     assert response.status_code == 404
 
 
+LENIENT = make(
+    ("/a", "a"),
+    ("/b/", "b"),
+    ("/c/{n:int}", "c"),
+    ("/d/{p:path}", "d"),
+    ("/e", "e"),
+    ("/e/", "e_slash"),
+    strict_slashes=False,
+)
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/a", ("a", {})),
+        ("/a/", ("a", {})),
+        ("/a/?x=1", ("a", {})),
+        ("/b/", ("b", {})),
+        ("/b", ("b", {})),
+        ("/c/5/", ("c", {"n": 5})),
+        ("/c/%35/", ("c", {"n": 5})),
+        ("/d/x/y/", ("d", {"p": "x/y"})),
+        # An exact match always wins.
+        ("/e", ("e", {})),
+        ("/e/", ("e_slash", {})),
+        # One slash only, and never for "/".
+        ("/a//", None),
+        ("/", None),
+        ("/c/x/", None),
+        ("/z/", None),
+    ],
+)
+def test_strict_slashes_off(target: str, expected: object) -> None:
+    """With strict_slashes=False, a path missing only by its trailing slash still matches."""
+    assert matched(LENIENT, target) == expected
+    result = LENIENT.resolve(target)
+    if expected is None:
+        assert isinstance(result, Response)
+        assert result.status_code == 404
+    else:
+        assert isinstance(result, RoutedPath)
+        assert result == target
+
+
+def test_strict_slashes_off_excludes_redirect_slashes() -> None:
+    """strict_slashes=False and redirect_slashes=True together are refused: choose one."""
+    with pytest.raises(RouteError, match="choose one"):
+        Router(redirect_slashes=True, strict_slashes=False)
+
+
 def test_not_found_and_bad_request_overridable() -> None:
     """Subclasses customize rejections by overriding not_found() and bad_request()."""
 
@@ -966,3 +1078,281 @@ def test_redirect_escapes_raw_bytes_of_the_target() -> None:
     assert isinstance(response, Response)
     assert response.status_code == 308
     assert response.headers["Location"] == "/a?q=%FF"
+
+
+# Host routing.
+
+
+def hosted() -> Router:
+    """A router with routes by tenant, by exact host, on any host, and an included API."""
+    router = Router()
+    add(router, "/rooms/{room}", "tenant_room", host="{tenant}.example.com")
+    add(router, "/rooms/{room}", "admin_room", host="admin.example.com")
+    add(router, "/rooms/{room}", "any_room")
+    add(router, "/only/{id:int}", "numbered", host="{n:int}.example.com")
+    add(router, "/only/{id:int}", "region", host="{region}-eu.example.com")
+    add(router, "/ip", "loopback", host="[::1]")
+    api = make(("/status", "status"), ("/items/{item:int}", "item"))
+    router.include(api, "/api", namespace="api", host="{region}.api.example.com")
+    return router
+
+
+HOSTED = hosted()
+
+
+@pytest.mark.parametrize(
+    ("target", "host", "expected"),
+    [
+        ("/rooms/a", "acme.example.com", ("tenant_room", {"tenant": "acme", "room": "a"})),
+        ("/rooms/a", "ACME.Example.com:8443", ("tenant_room", {"tenant": "acme", "room": "a"})),
+        ("/rooms/a", "acme.example.com.", ("tenant_room", {"tenant": "acme", "room": "a"})),
+        # An exact host goes first, whatever the declaration order.
+        ("/rooms/a", "admin.example.com", ("admin_room", {"room": "a"})),
+        # A parameter takes one label; other hosts fall back to routes on any host.
+        ("/rooms/a", "a.b.example.com", ("any_room", {"room": "a"})),
+        ("/rooms/a", "example.com", ("any_room", {"room": "a"})),
+        ("/rooms/a", "localhost:8765", ("any_room", {"room": "a"})),
+        ("/rooms/a", None, ("any_room", {"room": "a"})),
+        # Parameters by converter weight: int before a mixed label.
+        ("/only/1", "7.example.com", ("numbered", {"n": 7, "id": 1})),
+        ("/only/1", "west-eu.example.com", ("region", {"region": "west", "id": 1})),
+        ("/only/1", "x.example.com", None),
+        ("/only/1", None, None),
+        ("/ip", "[::1]:80", ("loopback", {})),
+        ("/ip", "[0::1]", ("loopback", {})),
+        ("/ip", "127.0.0.1", None),
+        # Included on a host pattern.
+        ("/api/status", "eu.api.example.com", ("api:status", {"region": "eu"})),
+        ("/api/items/3", "us.api.example.com", ("api:item", {"region": "us", "item": 3})),
+        ("/api/status", "api.example.com", None),
+        ("/api/status", None, None),
+    ],
+)
+def test_match_by_host(target: str, host: str | None, expected: object) -> None:
+    """Routes with a host pattern match by Host first; host parameters join path.params."""
+    found = HOSTED.match(target, host=host)
+    assert (None if found is None else (found.route.name, found.params)) == expected
+    if found is not None and host is not None:
+        assert found.host == parse_host(host)[0]
+
+
+@pytest.mark.parametrize("host", ["", "a b", "a..b", "a/b", "x:y", "[::1", "\u212a"])
+def test_match_refuses_a_bad_host(host: str) -> None:
+    """A router with host patterns refuses a malformed Host as a bad request."""
+    with pytest.raises(BadRequest, match="the Host header is not a host name"):
+        HOSTED.match("/rooms/a", host=host)
+    response = HOSTED.resolve("/rooms/a", host=host)
+    assert isinstance(response, Response)
+    assert response.status_code == 400
+
+
+def test_router_without_host_patterns_ignores_host() -> None:
+    """A router without host patterns doesn't route by host, nor check it."""
+    router = make(("/rooms/{room}", "room"))
+    assert not router.host_routing
+    found = router.match("/rooms/a", host="not a host")
+    assert found is not None
+    assert found.params == {"room": "a"}
+    assert found.host is None
+    assert HOSTED.host_routing
+
+
+def test_host_routing_with_strict_slashes_off() -> None:
+    """strict_slashes=False applies to routes with host patterns too; exact paths first."""
+    router = Router(strict_slashes=False)
+    add(router, "/a/", "hosted", host="{t}.example.com")
+    add(router, "/a", "anywhere")
+    assert matched_on(router, "/a/", "x.example.com") == ("hosted", {"t": "x"})
+    assert matched_on(router, "/a", "x.example.com") == ("anywhere", {})
+    assert matched_on(router, "/a/", "other.org") == ("anywhere", {})
+    assert matched_on(router, "/", "x.example.com") is None
+
+
+def test_host_redirect_slashes() -> None:
+    """With redirect_slashes, the redirect is decided on the same host."""
+    router = Router(redirect_slashes=True)
+    add(router, "/a/", "hosted", host="{t}.example.com")
+    response = router.resolve("/a", host="x.example.com")
+    assert isinstance(response, Response)
+    assert (response.status_code, response.headers["Location"]) == (308, "/a/")
+    response = router.resolve("/a", host="example.com")
+    assert isinstance(response, Response)
+    assert response.status_code == 404
+
+
+def matched_on(router: Router, target: str, host: str) -> tuple[str, dict[str, Any]] | None:
+    """The name and params of the route matching ``target`` on ``host``, or None."""
+    path = router.match(target, host=host)
+    return None if path is None else (path.route.name, path.params)
+
+
+@pytest.mark.parametrize(
+    ("declare", "message"),
+    [
+        (
+            lambda r: add(r, "/a/{t}", "a", host="{t}.example.com"),
+            r"route '/a/\{t\}' and its host pattern '\{t\}.example.com' both use the "
+            r"parameter name\(s\) t",
+        ),
+        (lambda r: add(r, "/a", "a", host="a:80"), "contains ':'"),
+        (lambda r: add(r, "/a", "a", host="{p:path}.x"), "a 'path' parameter can't be"),
+        (
+            lambda r: r.include(make(("/{t}", "t")), "/x", host="{t}.example.com"),
+            r"host pattern '\{t\}.example.com' and route '/x/\{t\}' both use",
+        ),
+        (
+            lambda r: r.include(make(("/a", "a")), "/x/{t}", host="{t}.example.com"),
+            "both use the parameter name",
+        ),
+        (
+            lambda r: r.include(HOSTED, "/x", host="other.example.com"),
+            r"has the host pattern '\{tenant\}.example.com', so it can't be included with "
+            r"the host pattern 'other.example.com'",
+        ),
+        (lambda r: r.include(make(("/a", "a")), "/x", host=""), "has an empty label"),
+    ],
+)
+def test_host_declaration_errors(declare: Any, message: str) -> None:
+    """Bad host patterns and parameter names shared by host and path fail at declaration."""
+    router = Router()
+    with pytest.raises(RouteError, match=message):
+        declare(router)
+    assert router.routes == []
+    assert not router.host_routing
+
+
+def test_host_shapes() -> None:
+    """The same path on two host patterns are two routes; on the same one, they clash."""
+    router = Router()
+    add(router, "/a", "one", host="{t}.example.com")
+    add(router, "/a", "two", host="{t}.example.org")
+    add(router, "/a", "three")
+    with pytest.raises(RouteError, match="can never be told apart"):
+        add(router, "/a", "four", host="{u}.example.com")
+    with pytest.raises(RouteError, match="can never be told apart"):
+        add(router, "/a", "five", host="{t}.EXAMPLE.org")
+
+
+def test_included_host_routes_reach_every_includer() -> None:
+    """Host routes of an included router, and those added later, show up in every parent."""
+    inner = make(("/a", "a"))
+    middle = Router()
+    middle.include(inner, "/in", host="{t}.example.com")
+    outer = Router()
+    outer.include(middle, "/mid")
+    add(inner, "/late", "late")
+    assert matched_on(outer, "/mid/in/late", "x.example.com") == ("late", {"t": "x"})
+    assert outer.match("/mid/in/late") is None
+    assert outer.host_routing
+    assert outer.url_for("late", t="x") == "/mid/in/late"
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "expected"),
+    [
+        ("tenant_room", {"tenant": "acme", "room": "a b"}, "wss://acme.example.com/rooms/a%20b"),
+        ("admin_room", {"room": "x"}, "wss://admin.example.com/rooms/x"),
+        ("numbered", {"n": 7, "id": 1}, "wss://7.example.com/only/1"),
+        ("region", {"region": "west", "id": 1}, "wss://west-eu.example.com/only/1"),
+        ("loopback", {}, "wss://[::1]/ip"),
+        ("api:item", {"region": "eu", "item": 3}, "wss://eu.api.example.com/api/items/3"),
+    ],
+)
+def test_url_path_for_builds_the_host(name: str, params: dict[str, Any], expected: str) -> None:
+    """url_path_for fills the host pattern in; the absolute URL matches back to the route."""
+    url = HOSTED.url_path_for(name, **params)
+    assert url.absolute() == expected
+    assert HOSTED.url_for(name, **params) == url
+    assert type(HOSTED.url_for(name, **params)) is str
+    assert matched_on(HOSTED, url, url.host or "") == (name, params)
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "message"),
+    [
+        ("tenant_room", {"room": "a"}, r"\(/rooms/\{room\} on \{tenant\}.example.com\) needs "),
+        ("tenant_room", {"tenant": "a", "room": "a", "x": 1}, r"has no parameter\(s\) x"),
+        ("tenant_room", {"tenant": "A", "room": "a"}, "give 'A.example.com', which is not a"),
+        ("tenant_room", {"tenant": "a.b", "room": "a"}, "give 'a.b.example.com'"),
+        ("tenant_room", {"tenant": "a b", "room": "a"}, "give 'a%20b.example.com'"),
+        ("tenant_room", {"tenant": "-a", "room": "a"}, "give '-a.example.com'"),
+        ("tenant_room", {"tenant": "..", "room": "a"}, "is or holds a dot segment"),
+        ("numbered", {"n": -1, "id": 1}, "n=-1 is refused by IntConverter"),
+    ],
+)
+def test_url_path_for_host_errors(name: str, params: dict[str, Any], message: str) -> None:
+    """Host parameters are needed, and must give a host that matches the pattern back."""
+    with pytest.raises(URLBuildError, match=message):
+        HOSTED.url_path_for(name, **params)
+
+
+def test_url_path_for_without_host_pattern() -> None:
+    """A route without a host pattern gets its absolute URL from the host given."""
+    url = URLS.url_path_for("two", a=1, b="z")
+    assert (url, url.host) == ("/two/1/z", None)
+    assert url.absolute("ws", host="localhost", port=8765) == "ws://localhost:8765/two/1/z"
+
+
+# HTTP endpoints: methods, and a WebSocket route on the same pattern.
+
+
+@pytest.mark.parametrize(
+    ("methods", "expected"),
+    [
+        (None, ("GET", "HEAD")),
+        (["GET"], ("GET", "HEAD")),
+        (["post"], ("POST",)),
+        (["GET", "POST"], ("GET", "HEAD", "POST")),
+        (("POST", "GET", "HEAD", "GET"), ("POST", "GET", "HEAD")),
+        (["PROPFIND", "M-SEARCH"], ("PROPFIND", "M-SEARCH")),
+        ("GET", "methods must be a list of names, like \\['GET'\\]"),
+        ([], "methods must name at least one method"),
+        (["GET", ""], "method '' is not an HTTP method name"),
+        (["GE T"], "method 'GE T' is not an HTTP method name"),
+        ([1], "method 1 is not an HTTP method name"),
+    ],
+)
+def test_http_methods(methods: Any, expected: Any) -> None:
+    """HTTP endpoints answer GET and HEAD by default, HEAD with GET, or the methods given."""
+    router = Router()
+    if isinstance(expected, str):
+        with pytest.raises(RouteError, match=expected):
+            router.http("/x", methods=methods)
+        return
+    router.http("/x", methods=methods)(handler)
+    assert router.routes[0].methods == expected
+
+
+def test_http_endpoint_and_websocket_route_share_a_pattern() -> None:
+    """An HTTP endpoint and a WebSocket route on one pattern are twins, in either order."""
+    router = Router()
+    add(router, "/chat/{room}", "chat")
+    router.http("/chat/{room}", name="chat_page")(handler)
+    router.http("/page/{p}", name="page")(handler)
+    add(router, "/page/{p}", "page_socket")
+    for socket_name, page_name, target, params in [
+        ("chat", "chat_page", "/chat/a", {"room": "a"}),
+        ("page_socket", "page", "/page/a", {"p": "a"}),
+    ]:
+        socket, page = router.get(socket_name), router.get(page_name)
+        assert socket is not None
+        assert page is not None
+        assert (socket.twin, page.twin) == (page, socket)
+        # match() gives the WebSocket route; the handshake decision picks between them.
+        assert matched(router, target) == (socket_name, params)
+    with pytest.raises(RouteError, match="declare every method in one endpoint with methods="):
+        router.http("/chat/{r}", name="again", methods=["POST"])(handler)
+    with pytest.raises(RouteError, match="change one pattern"):
+        add(router, "/chat/{r}", "socket_again")
+    parent = Router()
+    parent.include(router, "/v1")
+    copy = parent.get("chat")
+    assert copy is not None
+    assert copy.twin is parent.get("chat_page")
+
+
+def test_method_not_allowed_overridable() -> None:
+    """method_not_allowed() builds the 405 with Allow; subclasses may change it."""
+    response = Router().method_not_allowed("/x", ("GET", "HEAD"))
+    assert (response.status_code, response.headers["Allow"]) == (405, "GET, HEAD")
+    assert response.body == b"Method Not Allowed\n"

@@ -188,6 +188,42 @@ def test_serve_for_test_sync_connects_to_routes() -> None:
             client.expect_rejection("/thing/1")
 
 
+def tenant_router() -> Router:
+    """A route on ``{tenant}.example.com`` that says which tenant and host it saw."""
+    router = Router()
+
+    @router.route("/rooms/{room}", host="{tenant}.example.com")
+    async def room(ws: Any, path: RoutedPath) -> None:
+        await ws.send(f"{path.params['tenant']} {path.host}")
+
+    return router
+
+
+def test_connect_with_host() -> None:
+    """client.connect(host=...) sends that Host to the server under test, without DNS."""
+
+    async def scenario() -> None:
+        async with serve_for_test(tenant_router()) as client:
+            async with client.connect("/rooms/a", host="acme.example.com") as ws:
+                assert await ws.recv() == "acme acme.example.com"
+            async with client.connect("/rooms/a", host="globex.example.com:8443") as ws:
+                assert await ws.recv() == "globex globex.example.com"
+            await client.expect_rejection("/rooms/a", status=404)
+            await client.expect_rejection("/rooms/a", host="example.com", status=404)
+            with pytest.raises(TypeError, match="pass host= or sock=, not both"):
+                client.connect("/rooms/a", host="acme.example.com", sock=object())
+
+    run(scenario())
+
+
+def test_sync_connect_with_host() -> None:
+    """The sync client's connect(host=...) sends that Host too."""
+    with serve_for_test_sync(tenant_router()) as client:
+        with client.connect("/rooms/a", host="acme.example.com") as ws:
+            assert ws.recv(timeout=TIMEOUT) == "acme acme.example.com"
+        assert client.expect_rejection("/rooms/a", host="x.example.org").status_code == 404
+
+
 def test_serve_for_test_sync_closes_everything_when_the_test_fails() -> None:
     """An exception in the sync block propagates after the server closed; open clients get 1001."""
     port = 0
@@ -226,6 +262,6 @@ def test_docs_examples_run() -> None:
     for block in re.findall(r"```python\n(.*?)```", docs.read_text(), re.DOTALL):
         exec(block, namespace)
     tests = [value for name, value in namespace.items() if name.startswith("test_")]
-    assert len(tests) == 3
+    assert len(tests) == 4
     for test in tests:
         test()

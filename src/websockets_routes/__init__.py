@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._path import QueryParams, RoutedPath
+from ._path import QueryParams, RoutedPath, URLPath
 from ._responses import HTTPResult
 from ._route import Hook, Route
 from ._router import Router
 from .converters import (
+    AnyConverter,
     Converter,
     FloatConverter,
     IntConverter,
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 __version__ = "1.0.0.dev0"
 
 __all__ = [
+    "AnyConverter",
     "BadRequest",
     "Converter",
     "FloatConverter",
@@ -40,6 +42,7 @@ __all__ = [
     "Router",
     "StrConverter",
     "URLBuildError",
+    "URLPath",
     "UUIDConverter",
     "__version__",
 ]

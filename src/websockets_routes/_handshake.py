@@ -19,7 +19,8 @@ from websockets.http11 import Response
 from websockets.typing import Subprotocol
 
 from ._path import RoutedPath
-from ._responses import text_response
+from ._responses import text_response, without_body
+from .exceptions import BadRequest
 
 if TYPE_CHECKING:
     from ._route import Route
@@ -37,25 +38,62 @@ logger = logging.getLogger("websockets_routes")
 
 
 def decide(
-    router: RouteTable, target: str, headers: Headers, *, handshake: bool = True
+    router: RouteTable,
+    target: str,
+    headers: Headers,
+    *,
+    handshake: bool = True,
+    method: str = "GET",
 ) -> RoutedPath | Response:
     """Decide a request: the :class:`RoutedPath` to go on with, or the response.
 
     The response is what :meth:`~websockets_routes.Router.resolve` answers (400,
-    404, a 308 redirect), HTTP 500 when a class view can't be created, or HTTP
-    400 when the route requires a subprotocol that the client doesn't offer.
-    On the way, a class view's instance is created as ``path.view``.
+    404, a 308 redirect), 405 with ``Allow`` for a method the route doesn't
+    answer, HTTP 500 when a class view can't be created, or HTTP 400 when the
+    route requires a subprotocol that the client doesn't offer. On the way, a
+    class view's instance is created as ``path.view``.
+
+    Where an HTTP endpoint and a WebSocket route share a pattern, a request with
+    ``Upgrade: websocket`` goes to the WebSocket route, the others to the
+    endpoint. A ``HEAD`` request gets the responses decided here without a body.
+
+    A router with host patterns reads the ``Host`` header: missing, repeated or
+    malformed, the request gets :meth:`~websockets_routes.Router.bad_request`.
+    Other routers never read it.
 
     With ``handshake=False`` the router is a plain handler deciding after the
     handshake: no redirect, no subprotocol check (websockets negotiated already),
     and an HTTP endpoint is not found, since the client wants a WebSocket.
     """
-    result = router.resolve(target, handshake=handshake)
+    result: RoutedPath | Response
+    if router.host_routing:
+        # Only a router with host patterns reads Host (DESIGN.md, rule 8).
+        hosts = headers.get_all("Host")
+        if len(hosts) != 1:
+            result = router.bad_request(BadRequest("the request needs exactly one Host header"))
+        else:
+            result = router.resolve(target, handshake=handshake, host=hosts[0])
+    else:
+        result = router.resolve(target, handshake=handshake)
     if isinstance(result, Response):
-        return result
+        return without_body(result) if method == "HEAD" else result
     route = result.route
-    if not handshake and route.kind == "http":
-        return router.not_found(target)
+    if not handshake:
+        if route.kind == "http":
+            return router.not_found(target)
+    else:
+        if route.twin is not None and not _upgrade(headers):
+            route = result.route = route.twin
+        if route.methods is not None:
+            if method not in route.methods:
+                return _refuse_method(router, target, route.methods, method)
+            if method != "GET":
+                result.method = method
+        elif method != "GET":
+            # websockets would answer 405 too, but after the route's hooks.
+            twin = route.twin.methods or () if route.twin is not None else ()
+            allowed = tuple(dict.fromkeys(("GET", *twin)))
+            return _refuse_method(router, target, allowed, method)
     if route.view_class is not None:
         try:
             result.view = route.view_class()
@@ -71,6 +109,22 @@ def decide(
                 f"Failed to open a WebSocket connection: {_no_common_subprotocol(route)}.\n",
             )
     return result
+
+
+def _refuse_method(
+    router: RouteTable, target: str, allowed: tuple[str, ...], method: str
+) -> Response:
+    response = router.method_not_allowed(target, allowed)
+    return without_body(response) if method == "HEAD" else response
+
+
+def _upgrade(headers: Headers) -> bool:
+    """Whether the request asks for a WebSocket: ``Upgrade: websocket``, in any case."""
+    return any(
+        token.strip().lower() == "websocket"
+        for value in headers.get_all("Upgrade")
+        for token in value.split(",")
+    )
 
 
 def internal_error() -> Response:

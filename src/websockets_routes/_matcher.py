@@ -1,4 +1,8 @@
-"""A segment trie: the cost of a match grows with the path, not with the routes."""
+"""A segment trie: the cost of a match grows with the path, not with the routes.
+
+Routes with a host pattern are found by host first (:class:`Hosts`), then in a
+trie of their own.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from .converters import NO_MATCH, StrConverter
 if TYPE_CHECKING:
     from ._route import Route
 
-__all__ = ["Node"]
+__all__ = ["Hosts", "Node", "Paths"]
 
 
 class Node:
@@ -28,23 +32,35 @@ class Node:
         # default str converter, which takes any segment as it is; name is None for
         # a mixed segment, whose convert() gives a list of (name, value) or None.
         self.dynamic: list[tuple[Any, str | None, Node]] = []
-        # `path` parameters ending a pattern here, in declaration order.
-        self.rest: list[tuple[Rest, Route]] = []
+        # `path` parameters starting here: (tail, rest, child), where `tail` is the
+        # number of segments the pattern has after the parameter. Longest tails
+        # first, then in declaration order: the parameter takes the fewest segments.
+        self.rest: list[tuple[int, Rest, Node]] = []
         # The route whose pattern ends exactly here.
         self.route: Route | None = None
 
     def insert(self, segments: tuple[Segment, ...], route: Route) -> None:
         """Add ``route``, reached through ``segments``."""
         node = self
-        for segment in segments:
+        for index, segment in enumerate(segments):
             if isinstance(segment, Static):
                 node = node.static.setdefault(segment.text, Node())
             elif isinstance(segment, Rest):
-                node.rest.append((segment, route))
-                return
+                node = node._rest_child(segment, len(segments) - index - 1)
             else:
                 node = node._dynamic_child(segment)
         node.route = route
+
+    def _rest_child(self, segment: Rest, tail: int) -> Node:
+        # Shared, like dynamic edges, when the converter, the name and the length
+        # of the rest of the pattern agree.
+        for edge_tail, rest, child in self.rest:
+            if edge_tail == tail and rest.name == segment.name and rest.key() == segment.key():
+                return child
+        child = Node()
+        self.rest.append((tail, segment, child))
+        self.rest.sort(key=_longest_tail_first)
+        return child
 
     def _dynamic_child(self, segment: Param | Mixed) -> Node:
         # Edges are shared only when their parameter names agree too, so that a
@@ -64,7 +80,8 @@ class Node:
         """The route matching ``segments[index:]``; captured values go in ``params``.
 
         Candidates are tried depth first: the static edge, then parameters by weight,
-        then ``path`` parameters. A refused value means "try the next candidate".
+        then ``path`` parameters, those followed by the most segments first. A
+        refused value means "try the next candidate".
         Where a node leaves a single candidate the walk goes on in a loop; it
         recurses only where it may have to come back and try another.
         """
@@ -111,18 +128,28 @@ class Node:
                 if route is not None:
                     return route
                 _forget(params, mark)
-            # Last, parameters that take the rest of the path.
+            # Last, `path` parameters: each takes the segments that the rest of its
+            # pattern leaves, so there is one way to try it, not one per length.
             if node.rest and segment:
-                text = "/".join(segments[index:])
-                # No empty part, whether from "//" in the path or from an encoded
-                # "%2F" at either end of a segment: the value must rebuild into the
-                # same path.
-                if text[-1:] != "/" and text[:1] != "/" and "//" not in text:
-                    for rest, route in node.rest:
-                        value = rest.converter.match(text)
-                        if value is not NO_MATCH:
-                            params[rest.name] = value
-                            return route
+                for tail, rest, child in node.rest:
+                    end = count - tail
+                    if end <= index:
+                        continue
+                    text = "/".join(segments[index:end])
+                    # No empty part, whether from "//" in the path or from an encoded
+                    # "%2F" at either end of a segment: the value must rebuild into
+                    # the same path.
+                    if text[-1:] == "/" or text[:1] == "/" or "//" in text:
+                        continue
+                    value = rest.converter.match(text)
+                    if value is NO_MATCH:
+                        continue
+                    mark = len(params)
+                    params[rest.name] = value
+                    route = child.match(segments, end, params)
+                    if route is not None:
+                        return route
+                    _forget(params, mark)
             return None
         return node.route
 
@@ -137,11 +164,111 @@ def _forget(params: dict[str, Any], mark: int) -> None:
 def _ready(edge: Param | Mixed, child: Node) -> tuple[Any, str | None, Node]:
     if isinstance(edge, Mixed):
         return edge.match, None, child
-    if type(edge.converter) is StrConverter:
+    converter = edge.converter
+    # A str parameter without length bounds takes any (non-empty) segment as it is.
+    if type(converter) is StrConverter and converter.key() == _ANY_STR:
         return None, edge.name, child
-    return edge.converter.match, edge.name, child
+    return converter.match, edge.name, child
+
+
+_ANY_STR = StrConverter().key()
+
+
+def _longest_tail_first(edge: tuple[int, Rest, Node]) -> int:
+    return -edge[0]
 
 
 def _weight(item: tuple[Param | Mixed, Hashable, Node]) -> int:
     edge = item[0]
     return edge.converter.weight if isinstance(edge, Param) else edge.weight
+
+
+class Paths:
+    """The routes of one host pattern (or of none): a trie, and fully static paths."""
+
+    __slots__ = ("root", "static")
+
+    def __init__(self) -> None:
+        self.root = Node()
+        # Fully static routes by path: most lookups end in this one dict access.
+        self.static: dict[str, Route] = {}
+
+
+class Hosts:
+    """Routes by host pattern: exact hosts in a dict, then patterns by precedence.
+
+    Patterns are ordered by their labels from the right (the top-level domain
+    first): at the first label where two differ, static text goes before a
+    parameter, and parameters go by converter weight. So ``admin.example.com``
+    goes before ``{tenant}.example.com``, whatever the declaration order.
+    """
+
+    __slots__ = ("exact", "patterns")
+
+    def __init__(self) -> None:
+        self.exact: dict[str, Paths] = {}
+        self.patterns: list[tuple[tuple[Segment, ...], Hashable, Paths]] = []
+
+    def paths(self, labels: tuple[Segment, ...]) -> Paths:
+        """The routes of the host pattern ``labels``, made on first use."""
+        if all(isinstance(label, Static) for label in labels):
+            text = ".".join(label.text for label in labels if isinstance(label, Static))
+            return self.exact.setdefault(text, Paths())
+        # Shared when the names agree too, as edges of the trie are.
+        key = tuple((label.key(), tuple(p.name for p in label.params)) for label in labels)
+        for _, known, paths in self.patterns:
+            if known == key:
+                return paths
+        paths = Paths()
+        self.patterns.append((labels, key, paths))
+        self.patterns.sort(key=_precedence)
+        return paths
+
+    def candidates(self, host: str) -> list[tuple[Paths, list[tuple[str, Any]]]]:
+        """The routes of every host pattern matching ``host``, with its parameters, in order."""
+        found: list[tuple[Paths, list[tuple[str, Any]]]] = []
+        exact = self.exact.get(host)
+        if exact is not None:
+            found.append((exact, []))
+        names = host.split(".") if host[:1] != "[" else [host]
+        for labels, _, paths in self.patterns:
+            values = _match_labels(labels, names)
+            if values is not None:
+                found.append((paths, values))
+        return found
+
+
+def _match_labels(labels: tuple[Segment, ...], names: list[str]) -> list[tuple[str, Any]] | None:
+    """The parameters of a host pattern matching the labels of a host, or None."""
+    if len(labels) != len(names):
+        return None
+    values: list[tuple[str, Any]] = []
+    for label, name in zip(labels, names, strict=True):
+        if isinstance(label, Static):
+            if label.text != name:
+                return None
+        elif isinstance(label, Param):
+            value = label.converter.match(name)
+            if value is NO_MATCH:
+                return None
+            values.append((label.name, value))
+        else:  # a mixed label: host patterns have no `path` parameter
+            mixed = label.match(name)  # type: ignore[union-attr]
+            if mixed is None:
+                return None
+            values.extend(mixed)
+    return values
+
+
+def _precedence(pattern: tuple[tuple[Segment, ...], Hashable, Paths]) -> tuple[Any, ...]:
+    labels = pattern[0]
+    ranks = [_rank(label) for label in reversed(labels)]
+    return (len(labels), *ranks)
+
+
+def _rank(label: Segment) -> tuple[int, ...]:
+    if isinstance(label, Param):
+        return (1, label.converter.weight)
+    if isinstance(label, Mixed):
+        return (1, label.weight)
+    return (0,)

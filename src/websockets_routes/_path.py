@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote_to_bytes
 
-from .exceptions import BadRequest
+from .exceptions import BadRequest, URLBuildError
 
 if TYPE_CHECKING:
     from ._route import Route
@@ -18,8 +19,10 @@ __all__ = [
     "CONTROL",
     "QueryParams",
     "RoutedPath",
+    "URLPath",
     "decode_path",
     "encode_segment",
+    "parse_host",
     "split_path",
     "split_target",
 ]
@@ -106,9 +109,113 @@ def _decode(segment: str) -> str:
     return segment
 
 
+# A label of a host name: letters, digits, "-" inside, and "_", which some private
+# networks use in names (Docker services); 63 characters at most. Lower case only:
+# the header is lower-cased before this is applied.
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+_PORT = re.compile(r"[0-9]{1,5}")
+
+
+def parse_host(value: str) -> tuple[str, int | None]:
+    """Check a ``Host`` header's value; return the host lower-cased, and the port.
+
+    The host is a host name (labels of letters, digits, ``-`` and ``_``; one
+    trailing dot is dropped), an IPv4 address, or an IPv6 address in brackets,
+    written back in its compressed form (``[::1]``). A port, if any, is 0 to 65535.
+
+    Raises:
+        BadRequest: If the value is anything else.
+    """
+    if not 0 < len(value) <= 300 or not value.isascii():
+        raise BadRequest("the Host header is not a host name or IP address, with an optional port")
+    value = value.lower()
+    if value[:1] == "[":
+        end = value.find("]")
+        host, rest = value[1:end], value[end + 1 :]
+        try:
+            host = f"[{ipaddress.IPv6Address(host).compressed}]" if end > 0 else ""
+        except ValueError:
+            host = ""
+    else:
+        host, colon, port = value.partition(":")
+        rest = colon + port
+        if host[-1:] == ".":
+            host = host[:-1]
+        if len(host) > 253 or not all(_LABEL.fullmatch(label) for label in host.split(".")):
+            host = ""
+    port_number = None
+    if rest:
+        if rest[:1] == ":" and _PORT.fullmatch(rest[1:]) and int(rest[1:]) <= 65535:
+            port_number = int(rest[1:])
+        else:
+            host = ""
+    if not host:
+        raise BadRequest("the Host header is not a host name or IP address, with an optional port")
+    return host, port_number
+
+
 def encode_segment(value: str) -> str:
     """Percent-encode one segment for a URL; ``/`` becomes ``%2F``."""
     return quote(value, safe=_SAFE)
+
+
+class URLPath(str):
+    """A path built by :meth:`Router.url_path_for <websockets_routes.Router.url_path_for>`,
+    as a :class:`str`, that can also give the absolute URL.
+
+    ``url == "/rooms/lobby"``; :meth:`absolute` adds a scheme and a host.
+
+    Attributes:
+        host: The host built from the route's host pattern and parameters
+            (``"acme.example.com"``), or None for a route without one.
+    """
+
+    host: str | None = None
+
+    def absolute(
+        self, scheme: str = "wss", *, host: str | None = None, port: int | None = None
+    ) -> str:
+        """The absolute URL: ``wss://acme.example.com/rooms/lobby``.
+
+        Args:
+            scheme: ``"wss"`` (the default), ``"ws"``, or for HTTP endpoints
+                ``"https"`` or ``"http"``.
+            host: The host, with an optional port (``"localhost:8765"``), for a
+                route without a host pattern; a route with one builds its own.
+            port: A port to add to the host.
+
+        Raises:
+            URLBuildError: If the scheme is unknown, the host is missing, given
+                for a route that builds its own, or not a valid host, or the port
+                is not in 1-65535 or comes on top of one in ``host``.
+        """
+        if scheme not in ("ws", "wss", "http", "https"):
+            raise URLBuildError(f"scheme {scheme!r} must be 'wss', 'ws', 'https' or 'http'")
+        if host is None:
+            if self.host is None:
+                raise URLBuildError(
+                    f"{self!r} comes from a route without a host pattern: pass host="
+                )
+            host = self.host
+        elif self.host is not None:
+            raise URLBuildError(
+                f"{self!r} comes from a route whose host pattern gives {self.host!r}; "
+                f"pass port= to add a port, not host="
+            )
+        try:
+            _, given = parse_host(host)
+        except BadRequest:
+            raise URLBuildError(
+                f"{host!r} is not a host name or IP address (IPv6 in brackets), with an "
+                f"optional port"
+            ) from None
+        if port is not None:
+            if isinstance(port, bool) or not isinstance(port, int) or not 0 < port <= 65535:
+                raise URLBuildError(f"port={port!r} must be an int from 1 to 65535")
+            if given is not None:
+                raise URLBuildError(f"host {host!r} has a port already; drop port={port!r}")
+            host = f"{host}:{port}"
+        return f"{scheme}://{host}{self}"
 
 
 class QueryParams(Mapping[str, str]):
@@ -163,12 +270,21 @@ class RoutedPath(str):
             the one being served, also when the route was declared on a router
             it includes. Its :attr:`~websockets_routes.Router.connections` are
             the open connections that broadcast reaches.
+        method: The request method: ``"GET"``, or for an HTTP endpoint, any of
+            the methods it answers (``"HEAD"``, ``"POST"``...).
+        host: The host the request was routed by, from its ``Host`` header:
+            lower-cased, without the port. None when the router has no host
+            patterns, since it never reads ``Host``.
     """
 
     params: dict[str, Any]
     route: Route
     router: Router
     view: Any
+    # Class attributes: set on the instance only for other methods than GET, and
+    # by routers with host patterns.
+    method: str = "GET"
+    host: str | None = None
 
     @cached_property
     def context(self) -> dict[str, Any]:

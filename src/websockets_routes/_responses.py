@@ -10,7 +10,7 @@ from typing import Any, TypeAlias
 from websockets.datastructures import Headers
 from websockets.http11 import Response
 
-__all__ = ["HTTPResult", "close_code", "text_response", "to_response"]
+__all__ = ["HTTPResult", "close_code", "text_response", "to_response", "without_body"]
 
 #: What a hook or HTTP endpoint may return to answer the handshake itself:
 #: ``(status, headers, body)``, a websockets ``Response``, or for HTTP endpoints
@@ -79,6 +79,19 @@ def to_response(result: Any) -> Response:
         for name, value in pairs:
             response.headers[name] = value
     return response
+
+
+def without_body(response: Response) -> Response:
+    """The response to a ``HEAD`` request: the same status and headers, no body.
+
+    ``Content-Length`` keeps the length of the body a ``GET`` would have got.
+    """
+    if not response.body:
+        return response
+    headers = Headers(response.headers.raw_items())
+    if "Content-Length" not in headers:
+        headers["Content-Length"] = str(len(response.body))
+    return Response(response.status_code, response.reason_phrase, headers, b"")
 
 
 def close_code(response: Response) -> int:

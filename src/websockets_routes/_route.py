@@ -43,13 +43,25 @@ class Route:
             routing a handshake creates no coroutine.
         origin: The route as declared, on the router whose decorator made it;
             the route itself unless it is an included copy.
+        methods: The HTTP methods an HTTP endpoint answers (``("GET", "HEAD")``
+            by default); None for a WebSocket route.
+        twin: The route of the other kind on the same pattern: the HTTP endpoint
+            of a WebSocket route, or the other way round; None if there is none.
+            The handshake decision picks the WebSocket route for requests with
+            ``Upgrade: websocket`` and the endpoint for the others.
+        host: The host pattern (``"{tenant}.example.com"``), from the route or
+            the ``include`` that brought it; None if the route matches any host.
+        host_segments: The host pattern parsed, one spec per label; empty if none.
     """
 
     __slots__ = (
         "chain",
         "endpoint",
         "hooks",
+        "host",
+        "host_segments",
         "kind",
+        "methods",
         "name",
         "options",
         "origin",
@@ -59,6 +71,7 @@ class Route:
         "segments",
         "steps",
         "subprotocols",
+        "twin",
         "view_class",
     )
 
@@ -73,6 +86,10 @@ class Route:
         own_hooks: tuple[Hook, ...],
         chain: tuple[RouteTable, ...],
         origin: Route | None = None,
+        *,
+        methods: tuple[str, ...] | None = None,
+        host: str | None = None,
+        host_segments: tuple[Segment, ...] = (),
     ) -> None:
         self.pattern = pattern
         self.name = name
@@ -88,15 +105,28 @@ class Route:
         self.origin: Route = self if origin is None else origin
         # What the layers above keep per route (a send policy), carried as is.
         self.options: dict[str, Any] = {} if origin is None else origin.options
+        self.methods = methods
+        self.twin: Route | None = None
+        self.host = host
+        self.host_segments = host_segments
         self.hooks: tuple[Hook, ...] = ()
         self.steps: tuple[Callable[..., Any], ...] = ()
         self.runs_user_code = False
         self.refresh_hooks()
 
     def mounted(
-        self, router: RouteTable, prefix: tuple[Segment, ...], pattern: str, name: str
+        self,
+        router: RouteTable,
+        prefix: tuple[Segment, ...],
+        pattern: str,
+        name: str,
+        host: str | None = None,
+        host_segments: tuple[Segment, ...] = (),
     ) -> Route:
-        """The copy of this route that ``router`` matches, under a mount ``prefix``."""
+        """The copy of this route that ``router`` matches, under a mount ``prefix``.
+
+        ``host`` is the host pattern of the mount, for a route that has none.
+        """
         return Route(
             pattern + self.pattern,
             name,
@@ -107,6 +137,9 @@ class Route:
             self.own_hooks,
             (router, *self.chain),
             self.origin,
+            methods=self.methods,
+            host=self.host if host is None else host,
+            host_segments=self.host_segments if host is None else host_segments,
         )
 
     def refresh_hooks(self) -> None:

@@ -50,12 +50,17 @@ class Router(RouteTable):
         redirect_slashes: When a path misses only by its trailing slash, answer
             the handshake with a 308 redirect to the other form instead of 404.
             The ``Location`` is built from the path alone, never from ``Host``.
+        strict_slashes: False to let a path that misses only by its trailing
+            slash match the route anyway, without a redirect: ``/rooms/`` and
+            ``/rooms`` both reach ``/rooms``. An exact match always wins.
         send_policy: The :class:`~websockets_routes.broadcast.SendPolicy` of
             this router's routes, included ones too unless they have their own:
             how much may wait for a connection, and what happens beyond.
 
     Raises:
-        RouteError: If a converter or the send policy isn't one.
+        RouteError: If a converter is neither a Converter instance nor subclass,
+            ``redirect_slashes`` comes with ``strict_slashes=False``, or the send
+            policy isn't one.
     """
 
     def __init__(
@@ -63,9 +68,14 @@ class Router(RouteTable):
         *,
         converters: Mapping[str, Converter[Any] | type[Converter[Any]]] | None = None,
         redirect_slashes: bool = False,
+        strict_slashes: bool = True,
         send_policy: SendPolicy | None = None,
     ) -> None:
-        super().__init__(converters=converters, redirect_slashes=redirect_slashes)
+        super().__init__(
+            converters=converters,
+            redirect_slashes=redirect_slashes,
+            strict_slashes=strict_slashes,
+        )
         self.send_policy = _check_policy("Router(send_policy=...)", send_policy)
         # The open connections, when this router is the one being served.
         self._registry = Registry(self._policy_of)
@@ -98,7 +108,8 @@ class Router(RouteTable):
 
         ``websockets.serve(router.handle, ...)`` (or just ``router``) accepts every
         handshake, then closes with code 4040 when no route matches and 4000 when
-        the path is malformed. A hook's 4xx response closes with ten times its
+        the path (or, for a router with host patterns, the ``Host`` header) is
+        malformed. A hook's 4xx response closes with ten times its
         status (403 gives 4030). Prefer :meth:`serve`, which rejects during the
         handshake.
         """

@@ -20,7 +20,7 @@ from websockets.typing import Subprotocol
 
 from ._handshake import choose_subprotocol, decide, internal_error, logger
 from ._path import RoutedPath
-from ._responses import close_code, text_response, to_response
+from ._responses import close_code, text_response, to_response, without_body
 from ._route import view_hook
 
 if TYPE_CHECKING:
@@ -119,6 +119,12 @@ def _no_content() -> Response:
     return text_response(http.HTTPStatus.NO_CONTENT, b"")
 
 
+def _answer(path: RoutedPath, result: Any) -> Response:
+    response = to_response(result)
+    # HEAD gets what GET would, without the body.
+    return without_body(response) if path.method == "HEAD" else response
+
+
 async def run_hooks(path: RoutedPath, headers: Headers) -> Response | None:
     """Run the hooks (and HTTP endpoint) of ``path``'s route; a response ends them."""
     route, step = path.route, None
@@ -128,7 +134,7 @@ async def run_hooks(path: RoutedPath, headers: Headers) -> Response | None:
             if inspect.isawaitable(result):
                 result = await result
             if result is not None:
-                return to_response(result)
+                return _answer(path, result)
     except Exception:
         return _failed(route, step)
     return _no_content() if route.kind == "http" else None
@@ -141,7 +147,7 @@ def run_hooks_sync(path: RoutedPath, headers: Headers) -> Response | None:
         for step in _steps(path):
             result = step(path, headers)
             if result is not None:
-                return to_response(result)
+                return _answer(path, result)
     except Exception:
         return _failed(route, step)
     return _no_content() if route.kind == "http" else None
@@ -272,7 +278,9 @@ def serve_arguments(
     connection_class = routed_class(kwargs.pop("create_connection", None) or default, routed)
 
     def route_request(connection: Any, request: Request) -> Any:
-        result = decide(router, request.path, request.headers)
+        # websockets < 17.0 parses GET requests only, and has no Request.method.
+        method = getattr(request, "method", "GET")
+        result = decide(router, request.path, request.headers, method=method)
         if isinstance(result, Response):
             return result
         connection.routed_path = result

@@ -12,7 +12,12 @@ A converter is a small object with four parts:
 * :attr:`~Converter.weight` orders candidates: at a given position in the path,
   static text is tried first, then converters by increasing weight, then ``path``.
 
-Register your own by name with ``Router(converters={"name": MyConverter()})``.
+Register your own by name with ``Router(converters={"name": MyConverter})``.
+
+Converters take arguments in patterns, written as a call with literal values:
+``{page:int(min=1, max=500)}``, ``{code:str(length=4)}``, ``{kind:any("a", "b")}``.
+The arguments go to the converter's class, so a converter registered by class takes
+them too; they are checked when the route is declared.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ except ImportError:  # pragma: no cover - Python < 3.11 or an interpreter withou
 __all__ = [
     "DEFAULT_CONVERTERS",
     "NO_MATCH",
+    "AnyConverter",
     "Converter",
     "FloatConverter",
     "IntConverter",
@@ -106,46 +112,183 @@ class Converter(Generic[T]):
         return f"{type(self).__name__}({options})"
 
 
+def _check_int(owner: str, name: str, value: object, low: int | None = None) -> None:
+    """Refuse an argument that isn't an int (or None), or is below ``low``."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RouteError(f"{owner}: {name}={value!r} must be an int")
+    if low is not None and value < low:
+        raise RouteError(f"{owner}: {name}={value!r} must be >= {low}")
+
+
 class StrConverter(Converter[str]):
-    """Any non-empty segment, ``/`` included when it was sent encoded as ``%2F``."""
+    """Any non-empty segment, ``/`` included when it was sent encoded as ``%2F``.
+
+    Args:
+        minlength: Fewest characters accepted (at least 1: parameters never match
+            an empty segment).
+        maxlength: Most characters accepted; None for no limit.
+        length: Exactly this many characters; replaces ``minlength`` and ``maxlength``.
+
+    Raises:
+        RouteError: If an argument isn't a positive int, ``length`` comes with
+            ``minlength`` or ``maxlength``, or ``minlength`` is above ``maxlength``.
+    """
 
     weight = 200
 
-    def match(self, value: str) -> str:
+    def __init__(
+        self, minlength: int = 1, maxlength: int | None = None, length: int | None = None
+    ) -> None:
+        owner = "StrConverter"
+        _check_int(owner, "minlength", minlength, 1)
+        _check_int(owner, "maxlength", maxlength, 1)
+        _check_int(owner, "length", length, 1)
+        if length is not None:
+            if minlength != 1 or maxlength is not None:
+                raise RouteError(
+                    f"{owner}: length={length!r} sets both bounds; drop minlength and maxlength"
+                )
+            minlength = maxlength = length
+        if maxlength is not None and minlength > maxlength:
+            raise RouteError(f"{owner}: minlength={minlength!r} is above maxlength={maxlength!r}")
+        self.minlength = minlength
+        self.maxlength = maxlength
+
+    @property
+    def regex(self) -> str:  # type: ignore[override]
+        if self.maxlength is None:
+            return r".+" if self.minlength == 1 else f".{{{self.minlength},}}"
+        if self.minlength == self.maxlength:
+            return f".{{{self.minlength}}}"
+        return f".{{{self.minlength},{self.maxlength}}}"
+
+    def match(self, value: str) -> str | NoMatch:
+        if len(value) < self.minlength or (
+            self.maxlength is not None and len(value) > self.maxlength
+        ):
+            return NO_MATCH
+        return value
+
+    def to_python(self, value: str) -> str:
+        if self.match(value) is NO_MATCH:
+            raise ValueError(f"not a str accepted by {self!r}")
         return value
 
     def to_url(self, value: str) -> str:
         if not isinstance(value, str) or not value:
             raise ValueError("expected a non-empty str")
+        return self.to_python(value)
+
+
+class AnyConverter(Converter[str]):
+    """One of a few fixed segments: ``{lang:any("en", "fr")}``.
+
+    Args:
+        items: The accepted segments, as decoded text.
+
+    Raises:
+        RouteError: If there is no item, or one is not a non-empty str.
+    """
+
+    weight = 5
+
+    def __init__(self, *items: str) -> None:
+        if not items:
+            raise RouteError("AnyConverter needs at least one item, as in any('a', 'b')")
+        for item in items:
+            if not isinstance(item, str) or not item:
+                raise RouteError(f"AnyConverter: item {item!r} must be a non-empty str")
+            if item in (".", "..") or any(ch < " " or ch == "\x7f" for ch in item):
+                raise RouteError(
+                    f"AnyConverter: item {item!r} is a segment no valid request can contain"
+                )
+        self.items = tuple(dict.fromkeys(items))
+        self._set = frozenset(self.items)
+
+    @property
+    def regex(self) -> str:  # type: ignore[override]
+        return "(?:" + "|".join(re.escape(item) for item in self.items) + ")"
+
+    def match(self, value: str) -> str | NoMatch:
+        return value if value in self._set else NO_MATCH
+
+    def to_python(self, value: str) -> str:
+        if value not in self._set:
+            raise ValueError(f"not one of {', '.join(map(repr, self.items))}")
         return value
+
+    def to_url(self, value: str) -> str:
+        return self.to_python(value) if isinstance(value, str) else self.to_python(str(value))
+
+    def key(self) -> Hashable:
+        return (AnyConverter, frozenset(self.items))
+
+    def __repr__(self) -> str:
+        return f"AnyConverter({', '.join(map(repr, self.items))})"
 
 
 class IntConverter(Converter[int]):
-    """A non-negative integer written in ASCII digits.
+    """An integer written in ASCII digits, non-negative unless ``signed``.
 
     Args:
         min: Smallest accepted value.
         max: Largest accepted value.
-        max_digits: Longest accepted text; longer values are refused before any
+        max_digits: Most digits accepted; longer values are refused before any
             conversion, so a client cannot make the server parse huge numbers.
+        fixed_digits: Exactly this many digits, zero-padded (``0042``); ``url_for``
+            pads values to it.
+        signed: Accept a leading ``-`` for negative values.
+
+    Raises:
+        RouteError: If an argument has the wrong type, ``min`` is above ``max``,
+            or ``fixed_digits`` is above ``max_digits``.
     """
 
-    regex = r"[0-9]+"
     weight = 20
 
     def __init__(
-        self, min: int | None = None, max: int | None = None, max_digits: int = 19
+        self,
+        min: int | None = None,
+        max: int | None = None,
+        max_digits: int = 19,
+        fixed_digits: int | None = None,
+        signed: bool = False,
     ) -> None:
-        if max_digits < 1:
-            raise RouteError(f"IntConverter(max_digits={max_digits}) must be >= 1")
+        owner = "IntConverter"
+        _check_int(owner, "min", min)
+        _check_int(owner, "max", max)
+        _check_int(owner, "max_digits", max_digits, 1)
+        _check_int(owner, "fixed_digits", fixed_digits, 1)
+        if not isinstance(signed, bool):
+            raise RouteError(f"{owner}: signed={signed!r} must be True or False")
         if min is not None and max is not None and min > max:
-            raise RouteError(f"IntConverter(min={min}, max={max}): min is above max")
+            raise RouteError(f"{owner}: min={min} is above max={max}")
+        if fixed_digits is not None and fixed_digits > max_digits:
+            raise RouteError(
+                f"{owner}: fixed_digits={fixed_digits} is above max_digits={max_digits}; "
+                f"raise max_digits too"
+            )
         self.min = min
         self.max = max
         self.max_digits = max_digits
+        self.fixed_digits = fixed_digits
+        self.signed = signed
+
+    @property
+    def regex(self) -> str:  # type: ignore[override]
+        digits = "[0-9]+" if self.fixed_digits is None else f"[0-9]{{{self.fixed_digits}}}"
+        return "-?" + digits if self.signed else digits
 
     def match(self, value: str) -> int | NoMatch:
-        if value.isdigit() and value.isascii() and len(value) <= self.max_digits:
+        digits = value[1:] if self.signed and value[:1] == "-" else value
+        if (
+            digits.isdigit()
+            and digits.isascii()
+            and len(digits) <= self.max_digits
+            and (self.fixed_digits is None or len(digits) == self.fixed_digits)
+        ):
             number = int(value)
             if (self.min is None or number >= self.min) and (
                 self.max is None or number <= self.max
@@ -162,22 +305,52 @@ class IntConverter(Converter[int]):
     def to_url(self, value: int) -> str:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"expected an int, got {type(value).__name__}")
-        text = str(value)
+        digits = str(abs(value))
+        if self.fixed_digits is not None:
+            digits = digits.zfill(self.fixed_digits)
+        text = "-" + digits if value < 0 else digits
         self.to_python(text)
         return text
 
 
 class FloatConverter(Converter[float]):
-    """A finite decimal number such as ``1.5``, ``-2`` or ``1e-05`` (ASCII, 32 chars max)."""
+    """A finite decimal number such as ``1.5``, ``-2`` or ``1e-05`` (ASCII, 32 chars max).
+
+    Args:
+        min: Smallest accepted value.
+        max: Largest accepted value.
+
+    Raises:
+        RouteError: If ``min`` or ``max`` isn't a finite number, or ``min`` is above ``max``.
+    """
 
     regex = r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
     weight = 30
+
+    def __init__(self, min: float | None = None, max: float | None = None) -> None:
+        for name, bound in (("min", min), ("max", max)):
+            if bound is not None and (
+                isinstance(bound, bool)
+                or not isinstance(bound, int | float)
+                or not math.isfinite(bound)
+            ):
+                raise RouteError(f"FloatConverter: {name}={bound!r} must be a finite number")
+        if min is not None and max is not None and min > max:
+            raise RouteError(f"FloatConverter: min={min} is above max={max}")
+        self.min = min
+        self.max = max
 
     def match(self, value: str) -> float | NoMatch:
         if len(value) > 32 or _FLOAT.fullmatch(value) is None:
             return NO_MATCH
         number = float(value)
-        return number if math.isfinite(number) else NO_MATCH
+        if (
+            not math.isfinite(number)
+            or (self.min is not None and number < self.min)
+            or (self.max is not None and number > self.max)
+        ):
+            return NO_MATCH
+        return number
 
     def to_python(self, value: str) -> float:
         number = self.match(value)
@@ -194,7 +367,9 @@ class FloatConverter(Converter[float]):
             raise ValueError(f"{value!r} is too large for a float") from None
         if not math.isfinite(number):
             raise ValueError(f"{value!r} is not finite")
-        return repr(number)
+        text = repr(number)
+        self.to_python(text)
+        return text
 
 
 _FLOAT = re.compile(FloatConverter.regex)
@@ -227,10 +402,12 @@ _UUID = re.compile(UUIDConverter.regex)
 
 
 class PathConverter(Converter[str]):
-    """The rest of the path, slashes included; it must end the pattern.
+    """One or more segments, slashes included: the rest of the path, or what the rest
+    of the pattern leaves (``/files/{p:path}/raw``).
 
     The value is the decoded segments joined with ``/``. Empty segments are refused,
-    so ``/files/a//b`` and ``/files/a/`` don't match ``/files/{rest:path}``.
+    so ``/files/a//b`` and ``/files/a/`` don't match ``/files/{rest:path}``. A
+    pattern has at most one ``path`` parameter, which fills its segment.
     """
 
     weight = 1000
@@ -380,13 +557,16 @@ def _walk(pattern: str, items: Any, inside_repeat: bool) -> tuple[int, int]:
 
 
 #: Converters available by name in every router, read-only: pass your own to
-#: ``Router(converters=...)`` instead of changing these for every router.
-DEFAULT_CONVERTERS: Mapping[str, Converter[Any]] = MappingProxyType(
+#: ``Router(converters=...)`` instead of changing these for every router. ``any``,
+#: which needs arguments, is here as a class; the others as instances without
+#: arguments, whose classes take the arguments of converter calls.
+DEFAULT_CONVERTERS: Mapping[str, Converter[Any] | type[Converter[Any]]] = MappingProxyType(
     {
         "str": StrConverter(),
         "int": IntConverter(),
         "float": FloatConverter(),
         "uuid": UUIDConverter(),
         "path": PathConverter(),
+        "any": AnyConverter,
     }
 )

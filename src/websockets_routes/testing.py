@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Future
@@ -61,6 +62,20 @@ class _Base:
             raise ValueError(f"path must start with '/', not {path!r}")
         return self.base_url + path
 
+    def _target(self, path: str, host: str | None, kwargs: dict[str, Any]) -> str:
+        """The URI to connect to; with ``host``, on a socket to the server under test.
+
+        websockets sends ``Host`` from the URI, so a URI naming ``host`` over a
+        socket opened here reaches this server as ``host``, without DNS.
+        """
+        url = self.url(path)
+        if host is None:
+            return url
+        if "sock" in kwargs:
+            raise TypeError("pass host= or sock=, not both")
+        kwargs["sock"] = socket.create_connection((HOST, self.port), timeout=THREAD_TIMEOUT)
+        return f"ws://{host}{path}"
+
     @staticmethod
     def _check(path: str, response: Response, status: int | None) -> Response:
         if status is not None and response.status_code != status:
@@ -78,14 +93,16 @@ class _Base:
 class Client(_Base):
     """A client bound to the server that :func:`serve_for_test` started."""
 
-    def connect(self, path: str = "/", **kwargs: Any) -> async_connect:
+    def connect(self, path: str = "/", *, host: str | None = None, **kwargs: Any) -> async_connect:
         """Open a connection to ``path``, with :func:`websockets.asyncio.client.connect`.
 
         Use it as ``async with client.connect("/rooms/1") as ws:`` or
         ``ws = await client.connect(...)``. Keyword arguments (``subprotocols``,
-        ``additional_headers``...) pass through.
+        ``additional_headers``...) pass through. ``host`` is the ``Host`` header
+        to send, for routes with host patterns: ``host="acme.example.com"``.
         """
-        return async_connect(self.url(path), **kwargs)
+        target = self._target(path, host, kwargs)
+        return async_connect(target, **kwargs)
 
     async def expect_rejection(
         self, path: str, *, status: int | None = None, **kwargs: Any
@@ -111,13 +128,16 @@ class Client(_Base):
 class SyncClient(_Base):
     """A client bound to the server that :func:`serve_for_test_sync` started."""
 
-    def connect(self, path: str = "/", **kwargs: Any) -> ClientConnection:
+    def connect(
+        self, path: str = "/", *, host: str | None = None, **kwargs: Any
+    ) -> ClientConnection:
         """Open a connection to ``path``, with :func:`websockets.sync.client.connect`.
 
         Use it as ``with client.connect("/rooms/1") as ws:``. Keyword arguments
-        pass through.
+        pass through; ``host`` is as for :meth:`Client.connect`.
         """
-        connection: ClientConnection = sync_connect(self.url(path), **kwargs)
+        target = self._target(path, host, kwargs)
+        connection: ClientConnection = sync_connect(target, **kwargs)
         return connection
 
     def expect_rejection(self, path: str, *, status: int | None = None, **kwargs: Any) -> Response:

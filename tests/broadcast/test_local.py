@@ -23,6 +23,7 @@ from websockets_routes.broadcast import (
     backend_from_url,
     deliver,
 )
+from websockets_routes.testing import serve_for_test
 
 #: Bound for any one wait in these tests.
 TIMEOUT = 5.0
@@ -563,5 +564,34 @@ def test_groups_joined_on_an_included_router_are_left() -> None:
                 await ws.wait_closed()
                 assert chat.connections.groups == {}
                 assert len(chat.connections) == 0
+
+    run(main())
+
+
+def test_broadcast_to_a_route_with_a_host_pattern() -> None:
+    """A broadcast to a route with a host pattern takes its host parameters too."""
+
+    async def main() -> None:
+        router = Router()
+
+        @router.route("/rooms/{room}", host="{tenant}.example.com")
+        async def tenant_room(ws: Any, path: RoutedPath) -> None:
+            await ws.wait_closed()
+
+        async with serve_for_test(router) as client:
+            acme = await client.connect("/rooms/a", host="acme.example.com")
+            globex = await client.connect("/rooms/a", host="globex.example.com")
+            await until(lambda: count(router) == 2)
+            await router.broadcast("tenant_room", "to acme", tenant="acme", room="a")
+            assert await acme.recv() == "to acme"
+            assert await nothing_pending(globex)
+            await router.broadcast("tenant_room", "to all")
+            assert [await acme.recv(), await globex.recv()] == ["to all", "to all"]
+            with pytest.raises(
+                BroadcastError, match=r"takes all of its parameters \(tenant, room\)"
+            ):
+                await router.broadcast("tenant_room", "x", room="a")
+            for ws in (acme, globex):
+                await ws.close()
 
     run(main())

@@ -363,3 +363,64 @@ class Hello(msgspec.Struct, tag="hello", tag_field="kind"):
     """A message tagged on "kind"."""
 
     who: str
+
+
+def _msgpack_key(header: bytes) -> bytes:
+    """A MessagePack ChatSend map whose ``id`` key has the string ``header`` given."""
+    return b"\x83\xa4type\xa9chat.send\xa4text\xa1a" + header + b"id"
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        pytest.param('{"type": "chat.send", "text": "a", "\\u0069d": "u"}', "u", id="json-u0069"),
+        pytest.param('{"type": "chat.send", "text": "a", "i\\u0064": 3}', 3, id="json-u0064"),
+        pytest.param('{"\\u0069\\u0064": 4, "type": "chat.send", "text": "a"}', 4, id="json-both"),
+        pytest.param('{"type": "chat.send", "text": "a\\n", "id": 5}', 5, id="json-plain"),
+        pytest.param('{"type": "chat.send", "text": "\\u00e9"}', None, id="json-escape-no-id"),
+        pytest.param('{"id": 1, "type": "chat.send", "text": "a", "id": 6}', 6, id="json-twice"),
+        pytest.param(_msgpack_key(b"\xa2") + b"\x07", 7, id="msgpack-fixstr"),
+        pytest.param(_msgpack_key(b"\xd9\x02") + b"\x08", 8, id="msgpack-str8"),
+        pytest.param(_msgpack_key(b"\xda\x00\x02") + b"\xa1v", "v", id="msgpack-str16"),
+        pytest.param(_msgpack_key(b"\xdb\x00\x00\x00\x02") + b"\x09", 9, id="msgpack-str32"),
+        pytest.param(b"\x82\xa4type\xa9chat.send\xa4text\xa5video", None, id="msgpack-id-in-text"),
+    ],
+)
+@pytest.mark.parametrize("routers", [chat_router, mixed_router], ids=["fast", "slow"])
+async def test_id_is_found_however_its_key_is_written(
+    routers: Any, frame: str | bytes, expected: Any
+):
+    """The correlation id is echoed whatever escapes or string header spell its key, on
+    the fast decoding path as on the slow one."""
+    router, _ = routers()
+    async with served(router) as url, ws_connect(url + "/rooms/r") as ws:
+        await ws.send(frame)
+        reply = await ws.recv()
+    decoded = json.loads(reply) if isinstance(reply, str) else msgspec.msgpack.decode(reply)
+    assert decoded["type"] == "chat.ack"
+    assert decoded.get("id") == expected
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pytest.param('{"type": "chat.send", "text": "a", "\\u0069d": [1]}', id="json-list"),
+        pytest.param('{"type": "chat.send", "text": "a", "\\u0069d": true}', id="json-bool"),
+        pytest.param('{"type": "chat.send", "text": "a", "\\u0069d": 1.5}', id="json-float"),
+        pytest.param(
+            '{"type": "chat.send", "text": "a", "\\u0069d": "' + "i" * 129 + '"}', id="json-long"
+        ),
+        pytest.param(_msgpack_key(b"\xd9\x02") + b"\xc3", id="msgpack-str8-bool"),
+        pytest.param(_msgpack_key(b"\xd9\x02") + b"\x91\x01", id="msgpack-str8-list"),
+    ],
+)
+@pytest.mark.parametrize("routers", [chat_router, mixed_router], ids=["fast", "slow"])
+async def test_bad_id_is_refused_however_its_key_is_written(routers: Any, frame: str | bytes):
+    """An id that is neither an int nor a short string gets invalid_id, whatever spells
+    its key, on the fast decoding path as on the slow one."""
+    router, _ = routers()
+    async with served(router) as url, ws_connect(url + "/rooms/r") as ws:
+        await ws.send(frame)
+        reply = await ws.recv()
+    decoded = json.loads(reply) if isinstance(reply, str) else msgspec.msgpack.decode(reply)
+    assert (decoded["type"], decoded["code"], decoded.get("id")) == ("error", "invalid_id", None)

@@ -15,7 +15,7 @@ from websockets.protocol import State
 from websockets_routes import RoutedPath, Router
 from websockets_routes.messages import Incoming, MessageError, MessageRouter, connect
 
-from .models import ChatAck, ChatSend, Ping, Pong, chat_router, served
+from .models import ChatAck, ChatSend, Ping, Pong, chat_router, mixed_router, served
 
 LONG = "z" * 10_000
 
@@ -323,3 +323,53 @@ async def test_error_hook_sees_every_error(caplog: pytest.LogCaptureFixture):
     ]
     assert isinstance(errors[2].__cause__, RuntimeError)
     assert sum("error hook" in r.getMessage() for r in caplog.records) == 3
+
+
+# A frame about 2 KB long, nested 1,000 levels deep: msgspec raises RecursionError.
+DEEP = "[" * 1000 + "]" * 1000
+DEEP_FRAMES = [
+    pytest.param(DEEP, id="json-array"),
+    pytest.param('{"type": "chat.send", "text": "x", "extra": ' + DEEP + "}", id="json-field"),
+    pytest.param('{"type": "ping", "id": ' + DEEP + "}", id="json-id"),
+    pytest.param(b"\x91" * 1000 + b"\xc0", id="msgpack-array"),
+    pytest.param(
+        b"\x83\xa4type\xa9chat.send\xa4text\xa1x\xa5extra" + b"\x91" * 1000 + b"\xc0",
+        id="msgpack-field",
+    ),
+]
+
+
+@pytest.mark.parametrize("routers", [chat_router, mixed_router], ids=["fast", "slow"])
+@pytest.mark.parametrize("frame", DEEP_FRAMES)
+async def test_deeply_nested_frame_is_invalid_frame(
+    routers: Any, frame: str | bytes, caplog: pytest.LogCaptureFixture
+):
+    """A frame nested 1,000 levels deep gets invalid_frame, logs no ERROR, and the
+    connection goes on, on the fast and the slow decoding paths."""
+    router, _ = routers()
+    with caplog.at_level(logging.ERROR):
+        async with served(router) as url, ws_connect(url + "/rooms/d") as ws:
+            await ws.send(frame)
+            reply = await ws.recv()
+            # The connection goes on.
+            await ws.send('{"type": "chat.send", "text": "ok"}')
+            assert json.loads(await ws.recv()) == {"type": "chat.ack", "room": "d", "length": 2}
+    error = json.loads(reply) if isinstance(reply, str) else msgspec.msgpack.decode(reply)
+    assert (error["code"], error.get("id")) == ("invalid_frame", None)
+    assert "deep" in error["detail"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize("frame", [DEEP, b"\x91" * 1000 + b"\xc0"], ids=["json", "msgpack"])
+async def test_deeply_nested_frame_closes_1003_in_strict_mode(frame: str | bytes):
+    """In strict mode a frame nested too deeply closes the connection with 1003."""
+    router, _ = chat_router(strict=True)
+    async with served(router) as url, ws_connect(url + "/rooms/s") as ws:
+        await ws.send(frame)
+        reply = await ws.recv()
+        decoded = json.loads(reply) if isinstance(reply, str) else msgspec.msgpack.decode(reply)
+        assert decoded["code"] == "invalid_frame"
+        with pytest.raises(ConnectionClosed) as caught:
+            await ws.recv()
+        assert caught.value.rcvd is not None
+        assert caught.value.rcvd.code == 1003

@@ -105,3 +105,57 @@ def test_redirect_location_is_a_local_path(
     assert sent == location
     assert sent.startswith("/")
     assert not sent.startswith(("//", "/\\"))
+
+
+# A router with host patterns reads Host, and refuses it unless it is one valid host.
+
+
+def host_routed_router(adapter: Adapter, calls: list[str]) -> Router:
+    """``/admin`` on any host, and ``/rooms/{room}`` on ``{tenant}.example.com``."""
+    router = Router()
+    router.route("/admin", name="admin")(adapter.handler(lambda path: ["admin"]))
+    router.route("/rooms/{room}", name="room", host="{tenant}.example.com")(
+        adapter.handler(lambda path: [path.params["tenant"]])
+    )
+    return router
+
+
+@pytest.fixture(scope="module")
+def host_routed() -> Iterator[Servers]:
+    """Servers of :func:`host_routed_router`, stopped when the module ends."""
+    with Servers(host_routed_router, "/admin", "admin") as shared:
+        yield shared
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        *HOSTS,
+        pytest.param(f"{MARKER}\\evil", id="backslash"),
+        pytest.param(f"user@{MARKER}", id="userinfo"),
+        pytest.param(f"{MARKER}:99999", id="port-range"),
+        pytest.param(f"{MARKER}:", id="empty-port"),
+        pytest.param(f"[{MARKER}]", id="bad-ipv6"),
+        pytest.param(f"{MARKER} x", id="space"),
+        pytest.param(f"{MARKER}%2F", id="escape"),
+        pytest.param("a" * 300 + f".{MARKER}", id="long"),
+    ],
+)
+@pytest.mark.parametrize("target", ["/admin", "/rooms/a", "/nowhere"])
+def test_host_routed_refuses_bad_host(
+    adapter: Adapter, plain: bool, host_routed: Servers, host: object, target: str
+) -> None:
+    """With host patterns, a missing, repeated or malformed Host gets 400 (or close 4000),
+    never a 500, a match or an echo; a valid foreign host routes by path alone."""
+    running, _ = host_routed.get(adapter, plain)
+    outcome = probe(running.port, target, host=host)
+    assert_no_echo(outcome)
+    if host == MARKER:  # a valid host that no host pattern names
+        expected = {"/admin": (101, 1000), "/rooms/a": (404, None), "/nowhere": (404, None)}
+        handshake, as_plain = expected[target], expected[target]
+        if as_plain[0] == 404:
+            as_plain = (101, 4040)
+        assert outcome.short == (as_plain if plain else handshake)
+    else:
+        assert outcome.short == ((101, 4000) if plain else (400, None))
+        assert outcome.messages == []

@@ -16,6 +16,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Response
 
 from websockets_routes import (
+    AnyConverter,
     BadRequest,
     Converter,
     HTTPResult,
@@ -26,6 +27,7 @@ from websockets_routes import (
     RouteError,
     Router,
     URLBuildError,
+    URLPath,
 )
 from websockets_routes.broadcast import BroadcastError, Registry
 from websockets_routes.converters import NO_MATCH, NoMatch
@@ -145,6 +147,54 @@ def serve_sync() -> None:
         with client.connect("/articles/hi") as ws:
             ws.send(str(uuid.uuid4()))
         client.expect_rejection("/nope", status=404)
+
+
+tenants = Router(converters={"lang": AnyConverter}, strict_slashes=False)
+
+
+@tenants.route("/rooms/{room}/{lang:lang('en', 'fr')}", host="{tenant}.example.com")
+async def tenant_room(ws: ServerConnection, path: RoutedPath) -> None:
+    host: str | None = path.host
+    await ws.send(f"{path.params['tenant']} on {host}")
+
+
+@tenants.http(
+    "/rooms/{room}/{lang:lang('en', 'fr')}", methods=["GET", "POST"], host="{tenant}.example.com"
+)
+def tenant_page(path: RoutedPath, headers: Headers) -> HTTPResult:
+    method: str = path.method
+    return f"{method} page\n"
+
+
+tenants.include(api, "/api", namespace="tenant_api", host="{region}.api.example.com")
+
+
+def by_host(target: str, host: str) -> str:
+    found: RoutedPath | None = tenants.match(target, host=host)
+    result: RoutedPath | Response = tenants.resolve(target, host=host)
+    refusal: Response = tenants.method_not_allowed(target, ("GET", "HEAD"))
+    routing: bool = tenants.host_routing
+    route = found.route if found is not None else None
+    twin: Route | None = route.twin if route is not None else None
+    methods: tuple[str, ...] | None = twin.methods if twin is not None else None
+    assert isinstance(result, RoutedPath | Response)
+    assert routing
+    assert methods != ()
+    return refusal.reason_phrase
+
+
+def absolute() -> str:
+    url: URLPath = tenants.url_path_for("tenant_room", tenant="acme", room="a", lang="en")
+    host: str | None = url.host
+    plain: str = tenants.url_for("tenant_room", tenant="acme", room="a", lang="en")
+    return url.absolute() + url.absolute("ws", port=8765) + (host or "") + plain
+
+
+async def serve_tenants() -> None:
+    async with serve_for_test(tenants) as client:
+        async with client.connect("/rooms/a/en", host="acme.example.com") as ws:
+            await ws.recv()
+        await client.expect_rejection("/rooms/a/en", host="example.com", status=404)
 
 
 if TYPE_CHECKING:

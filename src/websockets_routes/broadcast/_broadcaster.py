@@ -544,8 +544,10 @@ class Broadcaster:
     def _spec(self, route: Route) -> tuple[tuple[str, Converter[Any]], ...]:
         spec = self._params.get(route)
         if spec is None:
+            # In the order of path.params: host parameters, then the path's.
             spec = self._params[route] = tuple(
-                (p.name, p.converter) for p in params_of(route.segments)
+                (p.name, p.converter)
+                for p in (*params_of(route.host_segments), *params_of(route.segments))
             )
         return spec
 

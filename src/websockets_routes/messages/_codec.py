@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import typing
 from typing import Any
 
 import msgspec
@@ -17,8 +16,7 @@ __all__ = [
     "check_id",
     "close_reason",
     "encode_frame",
-    "id_json",
-    "id_msgpack",
+    "find_id",
     "json_encoder",
     "msgpack_encoder",
     "prepend",
@@ -41,15 +39,35 @@ msgpack_encoder = msgspec.msgpack.Encoder(enc_hook=_enc_hook)
 
 
 class _IdOnly(msgspec.Struct):
-    id: typing.Annotated[str, msgspec.Meta(max_length=MAX_ID_LENGTH)] | int | None = None
+    # Any, then check_id(): the id is decoded and validated as the slow path does.
+    id: Any = None
 
 
-id_json: Any = msgspec.json.Decoder(_IdOnly)
-id_msgpack: Any = msgspec.msgpack.Decoder(_IdOnly)
+_id_json: Any = msgspec.json.Decoder(_IdOnly)
+_id_msgpack: Any = msgspec.msgpack.Decoder(_IdOnly)
 # Typed Any: msgspec's stubs want bytes where text frames give str.
 any_json: Any = msgspec.json.Decoder()
 any_msgpack: Any = msgspec.msgpack.Decoder()
 INVALID_ID_DETAIL = "the id must be an int or a string of at most 128 characters"
+
+
+def find_id(data: str | bytes, binary: bool) -> MessageId | None:
+    """The correlation id of a frame that decoded already, validated as :func:`check_id` does.
+
+    Most messages carry no id, so the frame is searched first: a JSON key ``"id"``
+    is written as such or with ``\\u`` escapes (``"\\u0069d"``); a MessagePack
+    key holds the bytes ``id`` whatever its string header (fixstr, str8...).
+
+    Raises:
+        MessageError: ``invalid_id`` if the id is neither an int nor a short string.
+    """
+    if binary:
+        if b"id" not in data:
+            return None
+        return check_id(_id_msgpack.decode(data).id)
+    if '"id"' not in data and "\\u" not in data:
+        return None
+    return check_id(_id_json.decode(data).id)
 
 
 def check_id(value: Any) -> MessageId | None:

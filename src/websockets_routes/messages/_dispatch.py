@@ -20,14 +20,12 @@ from ..broadcast._fanout import deliver_now
 from ..broadcast._registry import member_of
 from ..exceptions import RouteError
 from ._codec import (
-    INVALID_ID_DETAIL,
     any_json,
     any_msgpack,
     check_id,
     close_reason,
     encode_frame,
-    id_json,
-    id_msgpack,
+    find_id,
     json_encoder,
     msgpack_encoder,
     send_frame,
@@ -297,16 +295,17 @@ class MessageRouter:
                     if entry is None:
                         # The sentinel's tag: no handler, so tell the client as usual.
                         entry, message, msg_id = self._decode_slowly(compiled, data, binary)
-                    # Most messages carry no id: look for it only when it may be there.
-                    elif (b"\xa2id" if binary else '"id"') in data:  # type: ignore[operator]
-                        try:
-                            msg_id = (id_msgpack if binary else id_json).decode(data).id
-                        except msgspec.MsgspecError:
-                            raise MessageError(ErrorCode.INVALID_ID, INVALID_ID_DETAIL) from None
+                    else:
+                        msg_id = find_id(data, binary)
             else:
                 entry, message, msg_id = self._decode_slowly(compiled, data, binary)
         except MessageError as error:
             await self._fail(ws, error, path, binary)
+            return
+        except RecursionError:
+            # msgspec refuses to nest deeper than the interpreter's recursion limit.
+            too_deep = MessageError(ErrorCode.INVALID_FRAME, "the frame nests too deeply")
+            await self._fail(ws, too_deep, path, binary)
             return
         try:
             if entry is None:

@@ -33,7 +33,8 @@ ERROR_TAG = "error"
 class ErrorCode(enum.StrEnum):
     """The stable ``code`` of the error frames the message router sends."""
 
-    #: The frame is not JSON (text) or MessagePack (binary), or not an object.
+    #: The frame is not JSON (text) or MessagePack (binary), not an object, or nests
+    #: deeper than the interpreter's recursion limit.
     INVALID_FRAME = "invalid_frame"
     #: The frame is larger than the router's ``max_size``.
     FRAME_TOO_LARGE = "frame_too_large"
