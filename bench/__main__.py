@@ -7,7 +7,7 @@ import time
 
 from ._report import load, machine
 
-SECTIONS = ("match", "handshake", "echo", "memory", "messages", "broadcast", "redos")
+SECTIONS = ("match", "handshake", "echo", "memory", "messages", "broadcast", "scaleout", "redos")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -81,6 +81,10 @@ def main(argv: list[str] | None = None) -> None:
             from . import fanout
 
             fanout.run(quick=args.quick)
+        elif section == "scaleout":
+            from . import scaleout
+
+            scaleout.run(quick=args.quick)
         else:
             from . import redos
 

@@ -24,6 +24,7 @@ HEADERS = {
     "memory": ["### 4. Memory"],
     "messages": ["### Typed messages"],
     "broadcast": ["### Broadcast fan-out:", "### Broadcast fan-out, server side"],
+    "scaleout": ["### Scale-out through Redis"],
     "redos": ["### Worst decision time of accepted regexes"],
 }
 

@@ -27,6 +27,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .base import BroadcastBackend, HistoryStore, PresenceStore, redact_url
@@ -752,13 +753,23 @@ class RedisHistory(HistoryStore):
         self._backend = backend
 
     async def append(self, key: str, payload: bytes, size: int) -> str:
-        """Add ``payload`` to the stream ``key``, trimmed to about ``size``; its id."""
+        """Add ``payload`` to the stream ``key``, trimmed to ``size``; return its id.
+
+        Raises:
+            ConnectionError: If Redis didn't take it.
+        """
         client = self._backend.client
         if client is None:
             raise ConnectionError("the Redis backend isn't started")
-        # Trimmed exactly: a room keeps `size` messages, not about as many.
-        offset = await client.xadd(key, {"m": payload}, maxlen=size, approximate=False)
-        await client.expire(key, self.ttl)
+        try:
+            # Trimmed exactly: a room keeps `size` messages, not about as many.
+            offset = await client.xadd(key, {"m": payload}, maxlen=size, approximate=False)
+            await client.expire(key, self.ttl)
+        except (RedisError, OSError) as exc:
+            raise ConnectionError(
+                f"the message wasn't kept in Redis at {self._backend.where}, nor "
+                f"published: {_describe(exc)}"
+            ) from exc
         return offset.decode() if isinstance(offset, bytes) else str(offset)
 
     async def since(self, key: str, offset: str) -> list[tuple[str, bytes]] | None:
