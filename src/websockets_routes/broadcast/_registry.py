@@ -108,7 +108,8 @@ class Member:
         self.path = path
         self.policy = policy
         self.key: Hashable = None
-        self.groups: set[str] = set()
+        # Most connections join no group: they share one empty set until they do.
+        self.groups: set[str] | frozenset[str] = _NO_GROUPS
         # Delivery state: writes that wait (threads, trio), a slow consumer being
         # closed, a warning already logged.
         self.outbox: _Outbox | None = None
@@ -297,7 +298,10 @@ class Registry:
             joined = group not in member.groups
             opened = False
             if joined:
-                member.groups.add(group)
+                groups = member.groups
+                if not isinstance(groups, set):
+                    groups = member.groups = set()
+                groups.add(group)
                 members = self.groups.get(group)
                 if members is None:
                     members = self.groups[group] = set()
@@ -314,10 +318,11 @@ class Registry:
         if member is None:
             return
         with self._lock:
-            left = group in member.groups
-            closed = False
-            if left:
-                member.groups.discard(group)
+            groups = member.groups
+            left = closed = False
+            if isinstance(groups, set) and group in groups:
+                left = True
+                groups.discard(group)
                 closed = self._discard(group, member)
         if closed and self.on_topic is not None:
             self.on_topic(False, ("g", group), member)
@@ -373,6 +378,7 @@ class Registry:
 
 
 _DEFAULT_POLICY = SendPolicy()
+_NO_GROUPS: frozenset[str] = frozenset()
 _tasks: set[Any] = set()
 
 
