@@ -66,8 +66,15 @@ def lookups(count: int, kind: str, size: int = 60, seed: int = 1) -> list[str]:
 
     ``kind`` is ``"hit"`` (random routes, random parameter values), ``"last"``
     (the last route), ``"miss"``, or ``"mix"``: a third of each, interleaved.
+    ``"cold"`` is ``size`` hits spread over every route, each path different: where
+    ``"mix"`` repeats a few paths that stay in the processor's caches, these go
+    all over the route table, as real traffic does.
     """
     rng = random.Random(seed)
+    if kind == "cold":
+        return [
+            _hit(n * count // size + rng.randrange(max(1, count // size)), rng) for n in range(size)
+        ]
     make: dict[str, Callable[[], str]] = {
         "hit": lambda: _hit(rng.randrange(count), rng),
         "last": lambda: _hit(count - 1, rng),

@@ -28,6 +28,26 @@ def ours(count: int) -> Lookup:
     return router.match
 
 
+def ours_find(count: int) -> Lookup:
+    """websockets-routes' matcher alone: ``Router.find``, the route and its parameters."""
+    from websockets_routes import Router
+
+    router = Router()
+    for name, pattern in patterns(count, "braces"):
+        router.route(pattern, name=name)(noop)
+    return router.find
+
+
+def floor(count: int) -> Lookup:
+    """The floor: a minimal segment trie (``bench/_floor.py``), with none of the features."""
+    from ._floor import FloorTrie
+
+    trie = FloorTrie()
+    for name, pattern in patterns(count, "braces"):
+        trie.add(pattern, name)
+    return trie.match
+
+
 def werkzeug(count: int) -> Lookup:
     """werkzeug, the way ``websockets.asyncio.router`` routes each request."""
     from werkzeug.exceptions import NotFound
@@ -90,6 +110,7 @@ def from_baseline(count: int) -> Lookup:
 #: Routers compared, websockets-routes first: it is the baseline of the ratios.
 ROUTERS: dict[str, Callable[[int], Lookup]] = {
     "websockets-routes": ours,
+    "minimal trie (floor)": floor,
     "werkzeug (bind + match)": werkzeug,
     "Routes (Mapper.match)": routes,
     "Starlette (scan)": starlette,
@@ -159,8 +180,10 @@ def run(*, quick: bool) -> None:
     routers = dict(ROUTERS)
     if baseline_src() is not None:
         routers = {"websockets-routes": ours, LABEL: from_baseline, **routers}
+    cold_size = 500 if quick else 20_000
     ours_by_kind: dict[int, dict[str, list[float]]] = {}
     ours_mix: dict[int, float] = {}
+    floor_rows: dict[int, dict[str, list[float]]] = {}
     for count in sizes:
         cases = {}
         for name, factory in routers.items():
@@ -169,7 +192,18 @@ def run(*, quick: bool) -> None:
             cases[name] = (lookup, lookups(count, "mix"))
         for kind in ("hit", "last", "miss"):
             cases[kind] = (cases["websockets-routes"][0], lookups(count, kind))
+        cold = lookups(count, "cold", size=cold_size)
+        finder = ours_find(count)
+        cases["hot ours"] = (finder, lookups(count, "mix"))
+        cases["cold ours"] = (finder, cold)
+        cases["cold floor"] = (cases["minimal trie (floor)"][0], cold)
         results = measure(cases, repeats, budget)
+        floor_rows[count] = {
+            "hot ours": results["hot ours"],
+            "hot floor": results["minimal trie (floor)"],
+            "cold ours": results["cold ours"],
+            "cold floor": results["cold floor"],
+        }
         baseline = ours_mix[count] = statistics.median(results["websockets-routes"])
         for name in routers:
             median = statistics.median(results[name])
@@ -207,3 +241,29 @@ def run(*, quick: bool) -> None:
             ratio(ours_mix[count] / ours_mix[sizes[0]]),
         )
     detail.print()
+
+    versus = Table(
+        "1c. websockets-routes against the floor: hot and cold lookups",
+        ["routes", "hot: ours", "floor", "ours / floor", "cold: ours", "floor", "ours / floor"],
+        [
+            "Ours: Router.find, the matcher (Router.match is it plus the RoutedPath). The "
+            "floor is a minimal segment trie (bench/_floor.py): static segments and "
+            "{name} parameters, no converters, no decoding, no checks. Hot: the mix of "
+            f"table 1, 60 paths looked up again and again. Cold: {cold_size:,} different "
+            "paths spread over every route, each with fresh values. Medians (min-max) of "
+            f"{repeats} runs; ratios of medians. Target: at most 1.3x everywhere.",
+        ],
+    )
+    for count in sizes:
+        rows = floor_rows[count]
+        medians = {key: statistics.median(values) for key, values in rows.items()}
+        versus.add(
+            f"{count:,}",
+            per_lookup(rows["hot ours"]),
+            per_lookup(rows["hot floor"]),
+            ratio(medians["hot ours"] / medians["hot floor"]),
+            per_lookup(rows["cold ours"]),
+            per_lookup(rows["cold floor"]),
+            ratio(medians["cold ours"] / medians["cold floor"]),
+        )
+    versus.print()

@@ -1,9 +1,13 @@
 """Section: typed messages decoded and dispatched through a MessageRouter vs by hand.
 
-Three loops handle the same frames (a 93-byte ``chat.send`` among four message types) and
-call the same kind of async handler: the message router (msgspec tagged union), a
-hand-written ``json.loads`` + ``if type == ...`` loop with the checks the types imply, and
-pydantic (``validate_json`` of a discriminated union, then a dict of handlers).
+Receive loops handle the same frames (a 93-byte ``chat.send`` among four message types)
+from an in-memory connection, and call the same kind of async handler: the message
+router's own loop (``MessageRouter.handle``, a msgspec tagged union), a hand-written
+``json.loads`` + ``if type == ...`` loop with the checks the types imply, pydantic
+(``validate_json`` of a discriminated union, then a dict of handlers), Litestar's
+``websocket_listener`` driven through ASGI in memory (when Litestar is installed), and
+the floor: msgspec by hand, decoding the tagged union, looking up the handler and
+awaiting it, nothing else.
 """
 
 from __future__ import annotations
@@ -80,10 +84,20 @@ FRAMES = [
 
 
 class _Sink:
-    """Stands in for a connection: the handlers here never reply."""
+    """Stands in for a connection: it yields ``frames``; the handlers here never reply."""
+
+    def __init__(self, frames: list[str] | None = None) -> None:
+        self.frames = frames or []
 
     async def send(self, message: Any, text: bool | None = None) -> None:
         pass
+
+    def __aiter__(self) -> Any:
+        return self._frames()
+
+    async def _frames(self) -> Any:
+        for frame in self.frames:
+            yield frame
 
 
 def _router() -> MessageRouter:
@@ -179,15 +193,80 @@ async def _floor(ws: Any, data: str, path: RoutedPath) -> None:
     await _floor_handlers[message.__class__](ws, message, path)
 
 
-Dispatch = Callable[[Any, str, RoutedPath], Awaitable[None]]
+async def _floor_loop(ws: Any, path: RoutedPath) -> None:
+    decode = _floor_decoder.decode
+    async for data in ws:
+        try:
+            message = decode(data)
+        except msgspec.MsgspecError:
+            continue
+        await _floor_handlers[message.__class__](ws, message, path)
 
 
-async def _time(dispatch: Dispatch, count: int, path: RoutedPath) -> float:
-    ws = _Sink()
-    frames = FRAMES * (count // len(FRAMES))
+def _loop(dispatch: Callable[[Any, str, RoutedPath], Awaitable[None]]) -> Loop:
+    async def loop(ws: Any, path: RoutedPath) -> None:
+        async for data in ws:
+            await dispatch(ws, data, path)
+
+    return loop
+
+
+def _litestar() -> Loop | None:
+    """Litestar's websocket_listener with the same four types, driven through ASGI."""
+    try:
+        from litestar import Litestar, websocket_listener
+    except ImportError:
+        return None
+
+    @websocket_listener("/ws")
+    async def listener(data: ChatSend | Typing | Read | React) -> None:
+        pass
+
+    app = Litestar([listener], logging_config=None)
+
+    async def loop(ws: Any, path: RoutedPath) -> None:
+        frames = iter(ws.frames)
+        connected = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal connected
+            if not connected:
+                connected = True
+                return {"type": "websocket.connect"}
+            frame = next(frames, None)
+            if frame is None:
+                return {"type": "websocket.disconnect", "code": 1000}
+            return {"type": "websocket.receive", "text": frame}
+
+        async def send(message: dict[str, Any]) -> None:
+            pass
+
+        scope = {
+            "type": "websocket",
+            "path": "/ws",
+            "raw_path": b"/ws",
+            "headers": [],
+            "query_string": b"",
+            "root_path": "",
+            "scheme": "ws",
+            "server": ("127.0.0.1", 80),
+            "client": ("127.0.0.1", 1),
+            "subprotocols": [],
+            "asgi": {"version": "3.0"},
+            "state": {},
+        }
+        await app(scope, receive, send)  # type: ignore[arg-type]
+
+    return loop
+
+
+Loop = Callable[[Any, RoutedPath], Awaitable[None]]
+
+
+async def _time(loop: Loop, count: int, path: RoutedPath) -> float:
+    ws = _Sink(FRAMES * (count // len(FRAMES)))
     start = time.perf_counter()
-    for frame in frames:
-        await dispatch(ws, frame, path)
+    await loop(ws, path)
     return time.perf_counter() - start
 
 
@@ -198,20 +277,23 @@ def measure(count: int, rounds: int) -> dict[str, list[float]]:
     router.route("/rooms/{room}", name="room")(messages)
     path = router.match("/rooms/lobby")
     assert path is not None
-    contenders: dict[str, Dispatch] = {
-        "message router (msgspec)": messages.dispatch,
-        "json.loads + if type == ... + checks": _by_hand,
-        "pydantic validate_json (discriminated union)": _pydantic,
-        "floor: msgspec decode + lookup + await, nothing else": _floor,
+    contenders: dict[str, Loop] = {
+        "message router (msgspec)": messages.handle,
+        "json.loads + if type == ... + checks": _loop(_by_hand),
+        "pydantic validate_json (discriminated union)": _loop(_pydantic),
+        "floor: msgspec decode + lookup + await, nothing else": _floor_loop,
     }
+    litestar = _litestar()
+    if litestar is not None:
+        contenders["Litestar websocket_listener (ASGI, in memory)"] = litestar
     results: dict[str, list[float]] = {name: [] for name in contenders}
 
     async def main() -> None:
-        for dispatch in contenders.values():  # Warm up.
-            await _time(dispatch, count // 10 + len(FRAMES), path)
+        for loop in contenders.values():  # Warm up.
+            await _time(loop, count // 10 + len(FRAMES), path)
         for _ in range(rounds):
-            for name, dispatch in contenders.items():
-                elapsed = await _time(dispatch, count, path)
+            for name, loop in contenders.items():
+                elapsed = await _time(loop, count, path)
                 results[name].append(elapsed / (count // len(FRAMES) * len(FRAMES)))
 
     asyncio.run(main())

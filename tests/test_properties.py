@@ -201,8 +201,7 @@ def decoded(target: str, *, fast: bool) -> list[str] | type[BadRequest]:
     """The segments of ``target`` as the fast path (when it applies) or the slow path sees them."""
     try:
         if fast:
-            segments, start = split_path(target, target.partition("?")[0])
-            return segments[start:]
+            return split_path(target, target.partition("?")[0])[1:]
         return decode_path(target)
     except BadRequest:
         return BadRequest

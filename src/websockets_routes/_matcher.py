@@ -6,6 +6,7 @@ trie of their own.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
@@ -18,38 +19,74 @@ if TYPE_CHECKING:
 __all__ = ["Hosts", "Node", "Paths"]
 
 
+# What a node holds decides how a segment goes through it. Most nodes hold either
+# static edges only, or one parameter edge only: those take a segment without a
+# branch to come back to, in the loop of Node.match; the others recurse.
+PLAIN, SINGLE, BRANCHED, LONE = 0, 1, 2, 3
+# Shared by every node without static edges until one is added: most have none.
+_NO_EDGES: dict[str, Node] = {}
+# The `single` and `lone` of nodes that aren't SINGLE, or LONE.
+_NOT_SINGLE: tuple[Any, Any, Any] = (None, None, None)
+_NOT_LONE: tuple[str, Any] = ("", None)
+
+
 class Node:
     """One position in the trie: the routes whose patterns share a prefix."""
 
-    __slots__ = ("dynamic", "edges", "rest", "route", "static")
+    __slots__ = ("dynamic", "edges", "kind", "lone", "rest", "route", "single", "static")
 
     def __init__(self) -> None:
         # Edges keyed by the exact decoded segment.
-        self.static: dict[str, Node] = {}
+        self.static: dict[str, Node] = _NO_EDGES
         # Whole-segment and mixed parameters, sorted by weight, as declared...
-        self.edges: list[tuple[Param | Mixed, Hashable, Node]] = []
+        # (Empty tuples, shared by the many nodes without any, until one is added.)
+        self.edges: tuple[tuple[Param | Mixed, Hashable, Node], ...] = ()
         # ...and ready to try: (convert, name, child). convert is None for the
         # default str converter, which takes any segment as it is; name is None for
         # a mixed segment, whose convert() gives a list of (name, value) or None.
-        self.dynamic: list[tuple[Any, str | None, Node]] = []
+        self.dynamic: tuple[tuple[Any, str | None, Node], ...] = ()
         # `path` parameters starting here: (tail, rest, child), where `tail` is the
         # number of segments the pattern has after the parameter. Longest tails
         # first, then in declaration order: the parameter takes the fewest segments.
-        self.rest: list[tuple[int, Rest, Node]] = []
+        self.rest: tuple[tuple[int, Rest, Node], ...] = ()
         # The route whose pattern ends exactly here.
         self.route: Route | None = None
+        # PLAIN, LONE (one static edge: `lone` is its text and child, compared
+        # without a dict), SINGLE (`single` is the one entry of `dynamic`) or
+        # BRANCHED.
+        self.kind = PLAIN
+        self.single: tuple[Any, Any, Any] = _NOT_SINGLE
+        self.lone: tuple[str, Any] = _NOT_LONE
 
     def insert(self, segments: tuple[Segment, ...], route: Route) -> None:
         """Add ``route``, reached through ``segments``."""
         node = self
         for index, segment in enumerate(segments):
             if isinstance(segment, Static):
-                node = node.static.setdefault(segment.text, Node())
+                if node.static is _NO_EDGES:
+                    node.static = {}
+                # Interned: every node's keys are the same string objects.
+                text = sys.intern(segment.text)
+                child = node.static.get(text)
+                if child is None:
+                    child = node.static[text] = Node()
+                    node._classify()
+                node = child
             elif isinstance(segment, Rest):
                 node = node._rest_child(segment, len(segments) - index - 1)
             else:
                 node = node._dynamic_child(segment)
         node.route = route
+
+    def _classify(self) -> None:
+        if self.rest or (self.dynamic and (self.static or len(self.dynamic) > 1)):
+            self.kind, self.single, self.lone = BRANCHED, _NOT_SINGLE, _NOT_LONE
+        elif self.dynamic:
+            self.kind, self.single, self.lone = SINGLE, self.dynamic[0], _NOT_LONE
+        elif len(self.static) == 1:
+            self.kind, self.single, self.lone = LONE, _NOT_SINGLE, next(iter(self.static.items()))
+        else:
+            self.kind, self.single, self.lone = PLAIN, _NOT_SINGLE, _NOT_LONE
 
     def _rest_child(self, segment: Rest, tail: int) -> Node:
         # Shared, like dynamic edges, when the converter, the name and the length
@@ -58,8 +95,8 @@ class Node:
             if edge_tail == tail and rest.name == segment.name and rest.key() == segment.key():
                 return child
         child = Node()
-        self.rest.append((tail, segment, child))
-        self.rest.sort(key=_longest_tail_first)
+        self.rest = tuple(sorted([*self.rest, (tail, segment, child)], key=_longest_tail_first))
+        self._classify()
         return child
 
     def _dynamic_child(self, segment: Param | Mixed) -> Node:
@@ -70,10 +107,10 @@ class Node:
             if edge_key == key:
                 return child
         child = Node()
-        self.edges.append((segment, key, child))
         # A stable sort keeps declaration order among equal weights.
-        self.edges.sort(key=_weight)
-        self.dynamic = [_ready(edge, node) for edge, _, node in self.edges]
+        self.edges = tuple(sorted([*self.edges, (segment, key, child)], key=_weight))
+        self.dynamic = tuple(_ready(edge, node) for edge, _, node in self.edges)
+        self._classify()
         return child
 
     def match(self, segments: list[str], index: int, params: dict[str, Any]) -> Route | None:
@@ -85,6 +122,46 @@ class Node:
         Where a node leaves a single candidate the walk goes on in a loop; it
         recurses only where it may have to come back and try another.
         """
+        node, count = self, len(segments)
+        while index < count:
+            segment = segments[index]
+            kind = node.kind
+            if kind is LONE:
+                text, child = node.lone
+                if segment != text:
+                    return None
+                node, index = child, index + 1
+                continue
+            if kind is PLAIN:
+                child = node.static.get(segment)
+                if child is None:
+                    return None
+                node, index = child, index + 1
+                continue
+            if kind is SINGLE:
+                # Empty segments never match a parameter.
+                if not segment:
+                    return None
+                convert, name, child = node.single
+                if convert is None:
+                    params[name] = segment
+                else:
+                    value = convert(segment)
+                    if name is not None:
+                        if value is NO_MATCH:
+                            return None
+                        params[name] = value
+                    elif value is None:
+                        return None
+                    else:
+                        params.update(value)
+                node, index = child, index + 1
+                continue
+            return node._branch(segments, index, params)
+        return node.route
+
+    def _branch(self, segments: list[str], index: int, params: dict[str, Any]) -> Route | None:
+        """Match at a node with several candidates, coming back to try the next."""
         node, count = self, len(segments)
         while index < count:
             segment = segments[index]

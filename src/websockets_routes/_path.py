@@ -34,28 +34,25 @@ _DOTS = (".", "..")
 _SAFE = "!$&'()*+,;=:@"
 
 
-def split_path(target: str, path: str) -> tuple[list[str], int]:
-    """The segments of ``path``, the part of ``target`` before ``?``, from ``start``.
+def split_path(target: str, path: str) -> list[str]:
+    """The segments of ``path``, the part of ``target`` before ``?``, after a leading "".
 
-    Returns ``(segments, start)``: the segments are ``segments[start:]``. Most
-    targets need no decoding and take the fast path, a plain split that leaves
-    the empty string before the leading ``/`` in place (``start`` is 1) rather
-    than copying the path to slice it off; the others are decoded by
-    :func:`decode_path` (``start`` is 0).
+    The segments are ``segments[1:]``: most targets need no decoding and take the
+    fast path, a plain split that leaves the empty string before the leading
+    ``/`` in place rather than copying the path to slice it off; the others are
+    decoded by :func:`decode_path`, with an empty string put first to match.
 
     Raises:
         BadRequest: As :func:`decode_path`.
     """
-    # Nothing to decode, nothing that could be a dot segment, origin-form, no fragment.
-    if (
-        "%" not in path
-        and "/." not in path
-        and "#" not in target
-        and path.isprintable()
-        and path[:1] == "/" != path[1:2]
-    ):
-        return path.split("/"), 1
-    return decode_path(target), 0
+    # Nothing to decode, nothing that could be a dot segment, no fragment...
+    if "%" not in path and "/." not in path and "#" not in target and path.isprintable():
+        segments = path.split("/")
+        # ...and origin-form: "/" first, but not "//" (checked on the split, which
+        # costs less than slicing the path).
+        if len(segments) > 1 and segments[0] == "" and (segments[1] or len(segments) == 2):
+            return segments
+    return ["", *decode_path(target)]
 
 
 def decode_path(target: str) -> list[str]:
@@ -84,8 +81,7 @@ def split_target(target: str) -> tuple[list[str], str]:
         BadRequest: As :func:`decode_path`.
     """
     path, _, query = target.partition("?")
-    segments, start = split_path(target, path)
-    return segments[start:], query
+    return split_path(target, path)[1:], query
 
 
 def _decode(segment: str) -> str:

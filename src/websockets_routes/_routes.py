@@ -310,51 +310,64 @@ class RouteTable:
                 is given to a router with host patterns and isn't a valid host.
         """
         if host is not None and self.host_routing:
-            return self._match_host(target, host)
-        query = target.find("?")
-        path = target if query < 0 else target[:query]
+            found = self._find_by_host(target, host)
+            if found is None:
+                return None
+            routed = RoutedPath(target)
+            routed.__dict__ = {"route": found[0], "params": found[1], "router": self}
+            routed.__dict__["host"] = found[2]
+            return routed
+        found_path = self.find(target)
+        if found_path is None:
+            return None
+        routed = RoutedPath(target)
+        # A dict built whole is smaller than the one attribute assignments grow.
+        routed.__dict__ = {"route": found_path[0], "params": found_path[1], "router": self}
+        return routed
+
+    def find(self, target: str, *, host: str | None = None) -> tuple[Route, dict[str, Any]] | None:
+        """The matcher alone: the route for ``target`` and its parameters, or None.
+
+        :meth:`match` is this, packaged as a :class:`RoutedPath`. Use it where
+        you route without a connection, and don't need that package.
+
+        Raises:
+            BadRequest: As :meth:`match`.
+        """
+        if host is not None and self.host_routing:
+            found = self._find_by_host(target, host)
+            return None if found is None else (found[0], found[1])
+        path = target.partition("?")[0]
         route = self._static.get(path)
         params: dict[str, Any] = {}
         # A static hit is safe only if the target has no fragment to refuse.
         if route is None or "#" in target:
-            segments, start = split_path(target, path)
-            route = self._root.match(segments, start, params)
+            route = self._root.match(split_path(target, path), 1, params)
             if route is None:
                 if self.strict_slashes:
                     return None
-                route = _other_slash(self._root, segments, start, params)
+                route = _other_slash(self._root, split_path(target, path), 1, params)
                 if route is None:
                     return None
-        routed = RoutedPath(target)
-        # A dict built whole is smaller than the one attribute assignments grow.
-        routed.__dict__ = {"route": route, "params": params, "router": self}
-        return routed
+        return route, params
 
-    def _match_host(self, target: str, host: str) -> RoutedPath | None:
-        """:meth:`match` for a router with host patterns: by host, then by path."""
+    def _find_by_host(self, target: str, host: str) -> tuple[Route, dict[str, Any], str] | None:
+        """:meth:`find` for a router with host patterns: by host, then by path."""
         name, _ = parse_host(host)
-        query = target.find("?")
-        path = target if query < 0 else target[:query]
-        segments, start = split_path(target, path)
+        path = target.partition("?")[0]
+        segments, start = split_path(target, path), 1
         tables = [*self._hosts.candidates(name), (self._paths, [])]
         tries = [segments] if self.strict_slashes else [segments, _toggle_slash(segments, start)]
         for tried in tries:
             for paths, values in tables:
                 params: dict[str, Any] = dict(values)
                 # The path is valid (split_path checked it): a fully static route
-                # is one dict access away, as in match().
+                # is one dict access away, as in find().
                 route = paths.static.get(path) if tried is segments else None
                 if route is None and tried:
                     route = paths.root.match(tried, start, params)
                 if route is not None:
-                    routed = RoutedPath(target)
-                    routed.__dict__ = {
-                        "route": route,
-                        "params": params,
-                        "router": self,
-                        "host": name,
-                    }
-                    return routed
+                    return route, params, name
         return None
 
     def get(self, name: str) -> Route | None:

@@ -6,6 +6,7 @@ import functools
 import inspect
 import logging
 import operator
+import sys
 import types
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Literal, overload
@@ -89,11 +90,23 @@ class _Entry:
 class _Compiled:
     """The decoders of one message router, built once from its handlers."""
 
-    __slots__ = ("by_tag", "by_type", "json", "msgpack")
+    __slots__ = ("by_tag", "by_type", "handlers", "json", "msgpack", "plain", "small")
 
-    def __init__(self, entries: dict[str, _Entry], tag_field: str) -> None:
+    def __init__(
+        self,
+        entries: dict[str, _Entry],
+        tag_field: str,
+        max_size: int | None,
+        middleware: bool,
+    ) -> None:
         self.by_tag = entries
         self.by_type = {entry.decode_type: entry for entry in entries.values()}
+        # The receive loop's inline path needs the handler only.
+        self.handlers = {entry.decode_type: entry.handler for entry in entries.values()}
+        # Frames up to this size can't be over max_size, whatever their encoding.
+        self.small = sys.maxsize if max_size is None else max_size // 4
+        # No middleware: handlers are awaited directly.
+        self.plain = not middleware
         # Typed Any: msgspec's stubs want bytes where text frames give str.
         self.json: Any = None
         self.msgpack: Any = None
@@ -151,7 +164,7 @@ class MessageRouter:
             )
         self.tag_field = tag_field
         self.strict = strict
-        self.max_size = max_size
+        self._max_size = max_size
         self.query = query
         self.headers = headers
         self.description = description
@@ -171,6 +184,16 @@ class MessageRouter:
 
     def __repr__(self) -> str:
         return f"<MessageRouter {', '.join(self._entries) or 'empty'}>"
+
+    @property
+    def max_size(self) -> int | None:
+        """Frames larger than this many bytes get ``frame_too_large``; None for no limit."""
+        return self._max_size
+
+    @max_size.setter
+    def max_size(self, value: int | None) -> None:
+        self._max_size = value
+        self._compiled = None
 
     # Declaring handlers.
 
@@ -217,6 +240,7 @@ class MessageRouter:
         """
         _require_async(middleware, "middleware")
         self._middleware.append(middleware)
+        self._compiled = None
         return middleware
 
     def on_unknown(self, hook: UnknownHookT) -> UnknownHookT:
@@ -261,9 +285,53 @@ class MessageRouter:
     # Serving.
 
     async def handle(self, ws: Any, path: RoutedPath) -> None:
-        """Receive every message of the connection and dispatch it; the receive loop."""
+        """Receive every message of the connection and dispatch it; the receive loop.
+
+        It does what :meth:`dispatch` does for each frame, with the common case
+        inline: a JSON message of a declared type, without an id, handled
+        without middleware. Anything else goes through :meth:`dispatch`.
+        """
+        compiled = self._compiled or self._compile()
+        # The inline path needs the tagged union and no middleware.
+        decode = compiled.json.decode if compiled.json is not None and compiled.plain else None
+        handlers, small = compiled.handlers, compiled.small
         async for data in ws:
-            await self.dispatch(ws, data, path)
+            if self._compiled is not compiled:
+                # A handler or middleware was declared meanwhile.
+                compiled = self._compiled or self._compile()
+                decode = (
+                    compiled.json.decode if compiled.json is not None and compiled.plain else None
+                )
+                handlers, small = compiled.handlers, compiled.small
+            # An id's key is '"id"' unless escaped, which takes a backslash.
+            if (
+                decode is None
+                or data.__class__ is not str
+                or len(data) > small
+                or '"id"' in data
+                or "\\" in data
+            ):
+                await self.dispatch(ws, data, path)
+                continue
+            try:
+                message = decode(data)
+            except (msgspec.MsgspecError, RecursionError):
+                await self.dispatch(ws, data, path)
+                continue
+            handler = handlers.get(message.__class__)
+            if handler is None:
+                await self.dispatch(ws, data, path)
+                continue
+            try:
+                reply = await handler(ws, message, path)
+                if reply is None:
+                    continue
+                frame = encode_frame(reply, None, False)
+            except Exception as exc:
+                entry = compiled.by_type.get(message.__class__)
+                await self._failed(ws, path, entry, exc, None, False)
+                continue
+            await send_frame(ws, frame, False)
 
     async def __call__(self, ws: Any, path: RoutedPath) -> None:
         """Same as :meth:`handle`, so that the message router is a connection handler."""
@@ -281,7 +349,7 @@ class MessageRouter:
         binary = data.__class__ is not str
         msg_id: MessageId | None = None
         try:
-            if self.max_size is not None and len(data) > self.max_size // 4:
+            if len(data) > compiled.small:
                 self._check_size(data)
             decoder = compiled.msgpack if binary else compiled.json
             entry: _Entry | None
@@ -295,7 +363,9 @@ class MessageRouter:
                     if entry is None:
                         # The sentinel's tag: no handler, so tell the client as usual.
                         entry, message, msg_id = self._decode_slowly(compiled, data, binary)
-                    else:
+                    # Most messages carry no id: find_id searches the frame first,
+                    # and so, inline, does this.
+                    elif (b"id" in data) if binary else ('"id"' in data or "\\u" in data):
                         msg_id = find_id(data, binary)
             else:
                 entry, message, msg_id = self._decode_slowly(compiled, data, binary)
@@ -316,36 +386,48 @@ class MessageRouter:
                 reply = await self._run(
                     ws, Incoming(message[self.tag_field], message, msg_id, binary), path, None
                 )
-            elif self._middleware:
+            elif compiled.plain:
+                reply = await entry.handler(ws, message, path)
+            else:
                 reply = await self._run(
                     ws, Incoming(entry.tag, message, msg_id, binary), path, entry.handler
                 )
-            else:
-                reply = await entry.handler(ws, message, path)
             if reply is None:
                 return
             frame = encode_frame(reply, msg_id, binary)
-        except MessageError as error:
-            if error.id is None:
-                error.id = msg_id
-            await self._fail(ws, error, path, binary)
-            return
         except Exception as exc:
-            # Only this connection closing ends its loop; a handler's send to
-            # another, closed connection is a handler failure like any other.
-            if isinstance(exc, ConnectionClosed) and not _is_open(ws):
-                raise
-            logger.error(
-                "message handler for %r of route %r failed",
-                entry.tag if entry is not None else "(unknown)",
-                _route_name(path),
-                exc_info=True,
-            )
-            failure = MessageError(ErrorCode.INTERNAL_ERROR, "internal error", id=msg_id)
-            failure.__cause__ = exc
-            await self._fail(ws, failure, path, binary)
+            await self._failed(ws, path, entry, exc, msg_id, binary)
             return
         await send_frame(ws, frame, binary)
+
+    async def _failed(
+        self,
+        ws: Any,
+        path: RoutedPath,
+        entry: _Entry | None,
+        exc: Exception,
+        msg_id: MessageId | None,
+        binary: bool,
+    ) -> None:
+        """Answer a message whose handler (or middleware, or hook) raised ``exc``."""
+        if isinstance(exc, MessageError):
+            if exc.id is None:
+                exc.id = msg_id
+            await self._fail(ws, exc, path, binary)
+            return
+        # Only this connection closing ends its loop; a handler's send to
+        # another, closed connection is a handler failure like any other.
+        if isinstance(exc, ConnectionClosed) and not _is_open(ws):
+            raise exc
+        logger.error(
+            "message handler for %r of route %r failed",
+            entry.tag if entry is not None else "(unknown)",
+            _route_name(path),
+            exc_info=exc,
+        )
+        failure = MessageError(ErrorCode.INTERNAL_ERROR, "internal error", id=msg_id)
+        failure.__cause__ = exc
+        await self._fail(ws, failure, path, binary)
 
     async def send(self, ws: Any, message: object, *, binary: bool = False) -> None:
         """Send ``message`` to one connection: JSON in a text frame, or MessagePack.
@@ -464,7 +546,9 @@ class MessageRouter:
         self._compiled = None
 
     def _compile(self) -> _Compiled:
-        self._compiled = _Compiled(dict(self._entries), self.tag_field)
+        self._compiled = _Compiled(
+            dict(self._entries), self.tag_field, self.max_size, bool(self._middleware)
+        )
         return self._compiled
 
     def _check_size(self, data: str | bytes) -> None:
