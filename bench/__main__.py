@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> None:
             from . import handshake
 
             handshake.run(quick=args.quick)
+            from . import instructions
+
+            instructions.run(quick=args.quick)
         elif section == "echo":
             from . import echo
 

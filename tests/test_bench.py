@@ -19,7 +19,7 @@ pytest.importorskip(
 
 HEADERS = {
     "match": ["### 1. Match cost per lookup", "### 1b. websockets-routes: hits"],
-    "handshake": ["### 2. Handshakes"],
+    "handshake": ["### 2. Handshakes", "### 2b. Instructions per handshake"],
     "echo": ["### 3. Echo"],
     "memory": ["### 4. Memory"],
     "messages": ["### Typed messages"],

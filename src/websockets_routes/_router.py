@@ -303,7 +303,9 @@ class Router(RouteTable):
         as a task beside the connection (a plain function on a threaded
         server); one that raises is logged. Use it as a decorator.
         """
-        self._serving()._registry.on_join.append(_check_listener(listener))
+        registry = self._serving()._registry
+        registry.on_join.append(_check_listener(listener))
+        registry.refresh()
         return listener
 
     def on_leave(self, listener: L) -> L:
@@ -313,7 +315,9 @@ class Router(RouteTable):
         a group when it calls :meth:`leave`. It is no longer a member then.
         Otherwise as :meth:`on_join`.
         """
-        self._serving()._registry.on_leave.append(_check_listener(listener))
+        registry = self._serving()._registry
+        registry.on_leave.append(_check_listener(listener))
+        registry.refresh()
         return listener
 
     async def presence(self, name: str, /, **params: Any) -> list[dict[str, Any]]:

@@ -342,11 +342,23 @@ class RouteTable:
         params: dict[str, Any] = {}
         # A static hit is safe only if the target has no fragment to refuse.
         if route is None or "#" in target:
-            route = self._root.match(split_path(target, path), 1, params)
+            # split_path()'s fast path, inlined: this runs once per handshake.
+            segments = path.split("/")
+            if (
+                "%" in path
+                or "/." in path
+                or "#" in target
+                or not path.isprintable()
+                or len(segments) < 2
+                or segments[0]
+                or not (segments[1] or len(segments) == 2)
+            ):
+                segments = split_path(target, path)
+            route = self._root.match(segments, 1, params)
             if route is None:
                 if self.strict_slashes:
                     return None
-                route = _other_slash(self._root, split_path(target, path), 1, params)
+                route = _other_slash(self._root, segments, 1, params)
                 if route is None:
                     return None
         return route, params
@@ -389,11 +401,17 @@ class RouteTable:
         for :meth:`match`.
         """
         try:
-            path = self.match(target) if host is None else self.match(target, host=host)
+            if host is None:
+                # match(), without a call: this runs once per handshake.
+                found = self.find(target)
+                if found is not None:
+                    path = RoutedPath(target)
+                    path.__dict__ = {"route": found[0], "params": found[1], "router": self}
+                    return path
+            elif (routed := self.match(target, host=host)) is not None:
+                return routed
         except BadRequest as exc:
             return self.bad_request(exc)
-        if path is not None:
-            return path
         if self.redirect_slashes and handshake:
             raw, mark, query = target.partition("?")
             other = raw[:-1] if raw.endswith("/") else raw + "/"

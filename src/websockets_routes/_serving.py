@@ -169,11 +169,17 @@ async def run_handler(ws: Any, path: RoutedPath) -> None:
     # Broadcast and presence find open connections in the registry of the router
     # being served: tracked now, forgotten when the handler ends.
     registry = path.router._registry
-    member = registry.track(ws, path)
+    # Registry.track(), inlined for connections that nobody listens for.
+    if registry.eager:
+        registry.track(ws, path)
+    else:
+        registry.waiting[ws] = path
     try:
         if route.options:
             history = route.options.get("history")
             if history is not None:
+                member = registry.member(ws)
+                assert member is not None
                 await path.router._catch_up(member, history)
         if route.view_class is None:
             await route.endpoint(ws, path)
@@ -185,14 +191,15 @@ async def run_handler(ws: Any, path: RoutedPath) -> None:
         logger.error("handler of route %r failed", route.name, exc_info=True)
         await _close(ws, CloseCode.INTERNAL_ERROR, "internal error")
     finally:
-        registry.untrack(member)
+        if registry.waiting.pop(ws, None) is None:
+            registry.untrack(ws)
 
 
 def run_handler_sync(ws: Any, path: RoutedPath) -> None:
     """Like :func:`run_handler`, for threaded servers."""
     route = path.route
     registry = path.router._registry
-    member = registry.track(ws, path)
+    registry.track(ws, path)
     try:
         if route.view_class is None:
             route.endpoint(ws, path)
@@ -204,7 +211,8 @@ def run_handler_sync(ws: Any, path: RoutedPath) -> None:
         logger.error("handler of route %r failed", route.name, exc_info=True)
         ws.close(CloseCode.INTERNAL_ERROR, "internal error")
     finally:
-        registry.untrack(member)
+        if registry.waiting.pop(ws, None) is None:
+            registry.untrack(ws)
 
 
 async def handle(router: Router, ws: Any, target: str, headers: Headers) -> None:

@@ -204,6 +204,33 @@ def test_groups_and_presence(adapter: Adapter) -> None:
     assert events.index(("leave", "group 'staff'", "ann")) < events.index(("leave", room, "ann"))
 
 
+def test_listeners_added_while_connections_are_open(adapter: Adapter) -> None:
+    """A join listener added later hears of later joins only; leaves it hears of all."""
+    router = room_router(adapter)
+    events: list[tuple[str, str]] = []
+    with adapter.serve(router) as running:
+        with members(running, "a", "ann"):
+            # Until someone asks, the registry hasn't indexed ann: asking finds her.
+            until(lambda: len(router.members("room", room="a")) == 1)
+            with members(running, "b", "bob"):
+                until(lambda: len(router.connections) == 2)
+
+                @router.on_join
+                def joined(member: Member, topic: Topic) -> None:
+                    events.append(("join", member.meta["name"]))
+
+                @router.on_leave
+                def left(member: Member, topic: Topic) -> None:
+                    events.append(("leave", member.meta["name"]))
+
+                assert [m.meta["name"] for m in router.members("room", room="b")] == ["bob"]
+                with members(running, "a", "cyd"):
+                    until(lambda: len(router.members("room", room="a")) == 2)
+                    assert events == [("join", "cyd")]
+        until(lambda: len(router.connections) == 0)
+    assert sorted(events[1:]) == [("leave", "ann"), ("leave", "bob"), ("leave", "cyd")]
+
+
 class Stalled:
     """A raw client in a room that completes the handshake, then never reads."""
 

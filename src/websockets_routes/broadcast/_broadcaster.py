@@ -173,6 +173,7 @@ class Broadcaster:
             self._registry.on_topic = self._topic
             if self.backend.presence is not None:
                 self._registry.on_room_change = self._room_changed
+            self._registry.refresh()
 
     @property
     def started(self) -> bool:
@@ -244,6 +245,7 @@ class Broadcaster:
         """
         self._closed = True
         self._registry.on_first_connection = None
+        self._registry.refresh()
         if self._start is not None:
             await asyncio.gather(self._start, return_exceptions=True)
         return await self.backend.aclose(timeout)

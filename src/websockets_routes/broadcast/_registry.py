@@ -179,9 +179,18 @@ class Registry:
     """
 
     def __init__(self, policy_of: Callable[[Route], SendPolicy] | None = None) -> None:
-        self._lock = threading.Lock()
+        # Reentrant: indexing what waits takes it, then indexes each one with it.
+        self._lock = threading.RLock()
         self._policy_of = policy_of or (lambda route: _DEFAULT_POLICY)
         self._by_connection: dict[Any, Member] = {}
+        #: Tracked but not indexed yet: connection -> its RoutedPath. Handlers
+        #: add themselves here when :attr:`eager` is false, and remove
+        #: themselves (``waiting.pop(ws, None)``, then :meth:`untrack` if that
+        #: found nothing): two dict operations per connection, without a call.
+        self.waiting: dict[Any, RoutedPath] = {}
+        #: Whether arrivals must be indexed at once, by :meth:`track`: someone
+        #: listens for them. :meth:`refresh` sets it.
+        self.eager = False
         # route -> parameters key -> a member, or a set of them: most keys of
         # /users/{id} have one, stored as itself.
         self._routes: dict[Route, dict[Hashable, Any]] = {}
@@ -200,13 +209,65 @@ class Registry:
 
     def __len__(self) -> int:
         """How many connections are tracked."""
-        return len(self._by_connection)
+        return len(self._by_connection) + len(self.waiting)
 
-    def track(self, ws: Any, path: RoutedPath) -> Member:
-        """Track ``ws`` under its route and parameters while its handler runs."""
+    def refresh(self) -> None:
+        """Recompute :attr:`eager` after setting a hook or adding a listener.
+
+        Connections that waited are indexed at once if someone listens now.
+        """
+        self.eager = bool(
+            self.on_first_connection
+            or self.on_topic
+            or self.on_room_change
+            or self.on_join
+            or self.on_leave
+        )
+        if self.eager and self.waiting:
+            self._index_waiting()
+
+    def track(self, ws: Any, path: RoutedPath) -> None:
+        """Track ``ws`` under its route and parameters while its handler runs.
+
+        Until something asks who is where (a broadcast, presence, a join), this
+        is one entry in :attr:`waiting`: a connection that nobody looks for costs
+        no more. With listeners or a backend that must hear of every arrival
+        (:attr:`eager`), it is indexed at once.
+        """
         if self.on_first_connection is not None:
             on_first, self.on_first_connection = self.on_first_connection, None
             on_first()
+        if self.eager:
+            self._index(ws, path)
+        else:
+            self.waiting[ws] = path
+
+    def untrack(self, ws: Any) -> None:
+        """Forget ``ws``: its route entry and every group it joined."""
+        # If another thread is indexing what waits, the lock waits for it: ws is
+        # then either still waiting or indexed, never in between.
+        with self._lock:
+            if self.waiting.pop(ws, None) is not None:
+                return  # Never indexed: nothing else to undo.
+            member = self._by_connection.get(ws)
+        if member is not None:
+            self._forget(member)
+
+    def _index_waiting(self) -> None:
+        """Index the connections tracked since the last time someone looked."""
+        with self._lock:
+            while True:
+                # Not `while self.waiting`: a handler may pop the last one
+                # (without the lock) between that test and popitem().
+                try:
+                    ws, path = self.waiting.popitem()
+                except KeyError:
+                    return
+                # They joined before anyone listened: join listeners don't
+                # hear of it now, as they wouldn't have without the wait.
+                self._index(ws, path, announce=False)
+
+    def _index(self, ws: Any, path: RoutedPath, *, announce: bool = True) -> Member:
         member = Member(ws, path, self._policy_of(path.route))
         params = path.params
         if not params:
@@ -241,12 +302,11 @@ class Registry:
                 self.on_topic(True, ("r", path.route, key), member)
         if self.on_room_change is not None:
             self.on_room_change(member, True)
-        if self.on_join:
+        if announce and self.on_join:
             self._notify(self.on_join, member, self._route_topic(member))
         return member
 
-    def untrack(self, member: Member) -> None:
-        """Forget ``member``: its route entry and every group it joined."""
+    def _forget(self, member: Member) -> None:
         with self._lock:
             assert member.path is not None
             by_params = self._routes[member.path.route]
@@ -280,6 +340,8 @@ class Registry:
 
     def member(self, ws: Any) -> Member | None:
         """The member for connection ``ws``, or None if its handler isn't running."""
+        if self.waiting:
+            self._index_waiting()
         return self._by_connection.get(ws)
 
     def join_group(self, ws: Any, group: str) -> None:
@@ -288,7 +350,7 @@ class Registry:
         Raises:
             ValueError: If ``ws`` isn't a connection whose handler runs here.
         """
-        member = self._by_connection.get(ws)
+        member = self.member(ws)
         if member is None:
             raise ValueError(
                 f"{ws!r} isn't an open connection of this router: join groups from the "
@@ -314,7 +376,7 @@ class Registry:
 
     def leave_group(self, ws: Any, group: str) -> None:
         """Remove ``ws`` from ``group``, if it is a member."""
-        member = self._by_connection.get(ws)
+        member = self.member(ws)
         if member is None:
             return
         with self._lock:
@@ -334,6 +396,8 @@ class Registry:
 
         With ``every``, the members on ``route`` whatever their parameters.
         """
+        if self.waiting:
+            self._index_waiting()
         with self._lock:
             by_params = self._routes.get(route)
             if not by_params:
@@ -344,6 +408,8 @@ class Registry:
 
     def group_members(self, group: str) -> list[Member]:
         """A snapshot of the members of ``group``."""
+        if self.waiting:
+            self._index_waiting()
         with self._lock:
             return list(self.groups.get(group, ()))
 
