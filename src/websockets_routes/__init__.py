@@ -17,7 +17,7 @@ from .converters import (
     StrConverter,
     UUIDConverter,
 )
-from .exceptions import BadRequest, RouteError, URLBuildError
+from .exceptions import BadRequest, RouteError, StartupError, URLBuildError
 
 if TYPE_CHECKING:
     from .legacy import Protocol as Protocol
@@ -38,6 +38,7 @@ __all__ = [
     "RouteError",
     "RoutedPath",
     "Router",
+    "StartupError",
     "StrConverter",
     "URLBuildError",
     "UUIDConverter",
