@@ -238,6 +238,8 @@ class Lifespan:
         assert factory is not None
         manager = _started_sync(factory, lambda: factory(self.router))
         if not hasattr(manager, "__aenter__") and not hasattr(manager, "__enter__"):
+            if inspect.iscoroutine(manager):
+                manager.close()  # An async def without the decorator: never awaited.
             raise TypeError(
                 f"lifespan={_name(factory)} of {self.router!r} must return a "
                 f"context manager (decorate it with @contextlib.asynccontextmanager), "
