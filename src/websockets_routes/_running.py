@@ -2,7 +2,8 @@
 
 A stop closes open connections (1001 by default, 1012 for a restart), waits up to a
 graceful timeout for their handlers, cancels those still running, then runs the
-router's shutdown. A forced stop (a second Ctrl-C) cancels whatever is left.
+router's shutdown. Forcing it (a second Ctrl-C) cancels what it waits for at that
+moment: the handlers, or else the shutdown.
 """
 
 from __future__ import annotations
@@ -48,10 +49,15 @@ class Shutdown:
             self.requested.set_result((code, reason))
 
     def force(self) -> None:
-        """Stop now: cancel the handlers and the shutdown that the stop still waits for."""
+        """Stop sooner: cancel what the stop waits for now, the handlers or the shutdown."""
         self.request()
         if not self.forced.done():
             self.forced.set_result(None)
+
+    def _rearm(self) -> None:
+        # The handlers were cut short; the next force cuts the shutdown.
+        if self.forced.done():
+            self.forced = asyncio.get_running_loop().create_future()
 
     def escalate(self) -> None:
         """What a signal does: request the stop, or force it when already requested."""
@@ -135,10 +141,11 @@ async def stop_server(
         for task in tasks:
             task.cancel()
         await asyncio.wait({handlers}, timeout=CANCEL_TIMEOUT)
+        shutdown._rearm()
     closed = asyncio.ensure_future(server.wait_closed())
     await asyncio.wait({closed, shutdown.forced}, return_when=asyncio.FIRST_COMPLETED)
     if not closed.done():
-        logger.warning("stopping now: the router's shutdown was cut short")
+        logger.warning("stopping now: the router's shutdown is cut short")
         assert server._stopping is not None
         server._stopping.cancel()
         with contextlib.suppress(asyncio.CancelledError):
