@@ -162,12 +162,17 @@ class RoutedPath(str):
             the one being served, also when the route was declared on a router
             it includes. Its :attr:`~websockets_routes.Router.connections` are
             the open connections that broadcast reaches.
+        client: The client's address as the connection's ``remote_address``
+            gives it, ``(host, port, ...)``: the peer's, or behind a trusted
+            proxy with the command line's ``--proxy-headers``, the address the
+            proxy forwarded (port 0). None when routing without a connection.
     """
 
     params: dict[str, Any]
     route: Route
     router: Router
     view: Any
+    client: Any = None
 
     @cached_property
     def context(self) -> dict[str, Any]:

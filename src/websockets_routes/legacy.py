@@ -77,6 +77,7 @@ class Protocol(WebSocketServerProtocol):
         if isinstance(result, Response):
             return _http_response(result)
         self.routed_path = result
+        result.client = self.remote_address
         if result.route.runs_user_code:
             refusal = await run_hooks(result, request_headers)
             if refusal is not None:
