@@ -404,18 +404,22 @@ def _ssl_context(options: ServeOptions) -> ssl.SSLContext | None:
     """
     if options.ssl_certfile is None:
         return None
+    for path in (options.ssl_certfile, options.ssl_keyfile):
+        if path is not None:
+            try:
+                with open(path, "rb"):
+                    pass
+            except OSError as exc:
+                raise _Fatal(f"cannot read {path}: {exc.strerror or exc}") from None
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     try:
         context.load_cert_chain(options.ssl_certfile, options.ssl_keyfile)
-    except OSError as exc:
-        if isinstance(exc, ssl.SSLError):
-            what = f"{exc.reason or exc}".lower().replace("_", " ")
-            raise _Fatal(
-                f"--ssl-certfile {options.ssl_certfile}"
-                + (f" --ssl-keyfile {options.ssl_keyfile}" if options.ssl_keyfile else "")
-                + f": not a PEM certificate with its private key ({what})"
-            ) from None
-        raise _Fatal(f"cannot read {exc.filename}: {exc.strerror or exc}") from None
+    except ssl.SSLError as exc:
+        files = f"--ssl-certfile {options.ssl_certfile}"
+        if options.ssl_keyfile is not None:
+            files += f" --ssl-keyfile {options.ssl_keyfile}"
+        what = str(exc.reason or exc).lower().replace("_", " ")
+        raise _Fatal(f"{files}: not a PEM certificate with its private key ({what})") from None
     return context
 
 

@@ -30,12 +30,15 @@ def environment() -> dict[str, str]:
     return {**os.environ, "PYTHONWARNINGS": "error"}
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run a CLI command that ends by itself (``routes``, a bad reference...)."""
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a CLI command that ends by itself (``routes``, a bad reference...).
+
+    ``env`` is added to its environment.
+    """
     return subprocess.run(
         command(*args),
         cwd=ROOT,
-        env=environment(),
+        env={**environment(), **(env or {})},
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
