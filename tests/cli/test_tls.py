@@ -87,7 +87,10 @@ def test_one_process_serves_wss(tmp_path: Path, certificate: Certificate) -> Non
             assert ws.recv(timeout=TIMEOUT) == "secret"
         # A client that doesn't speak TLS gets no WebSocket.
         plain = url.replace("wss://", "ws://")
-        with pytest.raises((InvalidHandshake, OSError)), connect(plain, open_timeout=TIMEOUT):
+        with (
+            pytest.raises((InvalidHandshake, OSError, EOFError)),
+            connect(plain, open_timeout=TIMEOUT),
+        ):
             pass
         assert served.stop() == 0, served.log()
     assert "Traceback" not in served.log()
