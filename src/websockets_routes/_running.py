@@ -124,10 +124,9 @@ async def stop_server(
     server.close()
     handlers = asyncio.ensure_future(server._wait_handlers())
     await asyncio.wait(
-        {handlers, shutdown.forced, *closing},
-        timeout=graceful_timeout,
-        return_when=asyncio.FIRST_COMPLETED,
+        {handlers, shutdown.forced}, timeout=graceful_timeout, return_when=asyncio.FIRST_COMPLETED
     )
+    del closing  # Kept until here so that the tasks aren't collected while they run.
     if not handlers.done():
         tasks = _handler_tasks(server)
         why = "on a second signal" if shutdown.forced.done() else f"after {graceful_timeout:g}s"

@@ -859,7 +859,11 @@ class _Supervisor:
             _tell(channel, message)
         deadline = time.monotonic() + self.options.graceful_timeout + STOP_MARGIN
         failed = 0
-        while any(process.exitcode is None for process in workers.values()):
+        while True:
+            # Polled once: a worker that exits right after its poll still wakes wait().
+            alive = [process for process in workers.values() if process.exitcode is None]
+            if not alive:
+                break
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 if not self.forced:
@@ -869,18 +873,15 @@ class _Supervisor:
                         _tell(channel, "force")
                     deadline = time.monotonic() + FORCE_TIMEOUT
                     continue
-                for process in workers.values():
-                    if process.exitcode is None:
-                        logger.critical("worker %d didn't stop; killing it", process.pid)
-                        process.kill()
-                        process.join()
-                        failed = 1
+                for process in alive:
+                    logger.critical("worker %d didn't stop; killing it", process.pid)
+                    process.kill()
+                    process.join()
+                    failed = 1
                 break
-            alive = [p.sentinel for p in workers.values() if p.exitcode is None]
-            if self.wake in wait([self.wake, *alive], remaining) and self.on_signal():
+            sentinels = [process.sentinel for process in alive]
+            if self.wake in wait([self.wake, *sentinels], remaining) and self.on_signal():
                 deadline = time.monotonic() + FORCE_TIMEOUT
-            for process in workers.values():
-                process.join(0)
         for channel, process in workers.items():
             if process.exitcode != 0:
                 failed = 1

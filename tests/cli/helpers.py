@@ -71,7 +71,12 @@ class Served:
     def stop(self, signum: int = signal.SIGTERM) -> int:
         """Send ``signum`` and wait (bounded) for the exit code."""
         self.process.send_signal(signum)
-        return self.process.wait(timeout=TIMEOUT)
+        try:
+            return self.process.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"still running {TIMEOUT}s after {signum}:\n{self.log()}"
+            ) from None
 
     def wait_for_log(self, pattern: str) -> re.Match[str]:
         """Wait (bounded) until the log has a line matching ``pattern``."""
