@@ -43,9 +43,14 @@ Page = webdriver.Chrome
 
 
 def _require_browser() -> None:
-    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
-        if not os.access(path, os.X_OK):
-            pytest.skip(f"{path} is missing: apt-get install {package}")
+    missing = [
+        (path, package)
+        for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver"))
+        if not os.access(path, os.X_OK)
+    ]
+    if missing:
+        paths = " and ".join(path for path, _ in missing)
+        pytest.skip(f"{paths} missing: apt-get install {' '.join(p for _, p in missing)}")
 
 
 @pytest.fixture(scope="module")
