@@ -15,7 +15,7 @@ from ._serving import connection_handler_sync, handle_sync, serve_arguments
 if TYPE_CHECKING:
     from ._router import Router
 
-__all__ = ["RoutedConnection", "Server", "handler", "serve"]
+__all__ = ["RoutedConnection", "handler", "serve"]
 
 
 class RoutedConnection(ServerConnection):
@@ -65,8 +65,8 @@ class _Handlers:
         then()
 
 
-class Server(websockets_server.Server):
-    """websockets' threaded :class:`~websockets.sync.server.Server`, with the router's shutdown.
+class _Server(websockets_server.Server):
+    """websockets' threaded ``Server``, with the router's shutdown after its last handler.
 
     The router's shutdown runs once the server shut down and its last handler
     returned: in :meth:`shutdown` when websockets waits for the handlers (it
@@ -90,14 +90,16 @@ class Server(websockets_server.Server):
 
 def serve(
     router: Router, host: str | None = None, port: int | None = None, **kwargs: Any
-) -> Server:
+) -> websockets_server.Server:
     """Serve ``router`` with :func:`websockets.sync.server.serve`, one thread per connection.
 
     Handlers, class views' ``handle`` and ``process_request``, hooks and startup
     and shutdown hooks are plain functions (``def``, not ``async def``).
     Otherwise it is :meth:`Router.serve <websockets_routes.Router.serve>` for
     threads: the router's startup runs here, before listening, and its
-    shutdown after the server shut down. Run the server with
+    shutdown once ``shutdown()`` returned and the last handler with it (with
+    websockets < 15, whose ``shutdown()`` leaves connections open, when the
+    last handler returns). Run the server with
     ``serve_forever()``; ``shutdown()`` from another thread stops it::
 
         with websockets_routes.sync.serve(router, "127.0.0.1", 8765) as server:
@@ -122,8 +124,8 @@ def serve(
         lifespan.__exit__(None, None, None)
         raise
     # websockets makes the server; make it ours before anyone can shut it down.
-    server.__class__ = Server
-    assert isinstance(server, Server)
+    server.__class__ = _Server
+    assert isinstance(server, _Server)
     server.router = router
     server._handlers = handlers
     return server
