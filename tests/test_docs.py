@@ -80,10 +80,16 @@ class AsyncioRepl(code.InteractiveConsole):
     def runcode(self, code: types.CodeType) -> None:
         if self.error is not None:
             return
-        try:
-            result = types.FunctionType(code, self.locals)()
+        function = types.FunctionType(code, self.locals)
+
+        async def run() -> None:
+            # Every statement runs in the loop, awaited or not, as there.
+            result = function()
             if inspect.iscoroutine(result):
-                self.loop.run_until_complete(result)
+                await result
+
+        try:
+            self.loop.run_until_complete(run())
         except BaseException as exc:
             self.error = exc
 
@@ -241,3 +247,17 @@ def test_docs_build_without_warnings(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "html" / "index.html").exists()
+
+
+def test_install_commands_cannot_pick_the_old_project() -> None:
+    """Every pip command that installs websockets-routes by name has a floor of 1.0."""
+    unpinned = []
+    for page in pages():
+        text = page.read_text(encoding="utf-8")
+        for command in re.findall(r"^\$ (?:python -m )?pip install (.*)$", text, re.MULTILINE):
+            # The name as a requirement, not in a path: websockets-routes[redis]>=1.0.
+            for spec in re.findall(r"(?<![/\w-])websockets-routes(?:\[[\w,]+\])?(\S*)", command):
+                if not spec.startswith(">=1.0"):
+                    unpinned.append(f"{page_id(page)}: {command}")
+    # The package index holds 0.1 and 0.2 of the original project under that name.
+    assert not unpinned

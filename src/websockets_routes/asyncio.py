@@ -48,7 +48,7 @@ class Server(websockets_server.Server):
         """Close the server as websockets does, then run the router's shutdown."""
         super().close(close_connections, *args, **kwargs)
         if self._stopping is None:
-            self._stopping = asyncio.get_running_loop().create_task(self._stop())
+            self._stopping = self.get_loop().create_task(self._stop())
 
     async def _stop(self) -> None:
         await self._wait_handlers()

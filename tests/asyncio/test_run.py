@@ -8,6 +8,7 @@ import os
 import re
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -98,8 +99,11 @@ class Script:
 
 
 @contextlib.contextmanager
-def script(tmp_path: Path, source: str) -> Iterator[Script]:
-    """Run ``source`` as ``python -u app.py``; yield it once it announced its URL."""
+def script(tmp_path: Path, source: str, *, startup: bool = True) -> Iterator[Script]:
+    """Run ``source`` as ``python -u app.py``; yield it once it announced its URL.
+
+    With ``startup``, the script prints "startup" before its URL.
+    """
     path = tmp_path / "app.py"
     path.write_text(source)
     process = subprocess.Popen(
@@ -112,7 +116,8 @@ def script(tmp_path: Path, source: str) -> Iterator[Script]:
     )
     try:
         running = Script(process, [], "")
-        running.read_until("startup")
+        if startup:
+            running.read_until("startup")
         found = running.read_until(
             r"websockets-routes: serving on (ws://127\.0\.0\.1:\d+) \(Ctrl-C to stop\)"
         )
@@ -257,3 +262,22 @@ def test_run_refuses_other_threads() -> None:
     thread.join(TIMEOUT)
     [error] = errors
     assert "main thread" in str(error)
+
+
+def test_the_readme_app_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    """`python app.py` with the README's first example serves, and Ctrl-C ends it quietly."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"```python\n(.*?)```", readme, re.DOTALL)
+    assert found is not None
+    source = found.group(1)
+    assert 'router.run("127.0.0.1", 8765)' in source
+    with socket.socket() as sock:  # 8765 may be taken, by `make demo` say.
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with script(tmp_path, source.replace("8765", str(port)), startup=False) as running:
+        with connect(f"{running.url}/things/7") as ws:
+            assert ws.recv(timeout=TIMEOUT) == "thing #00007"
+        running.process.send_signal(signal.SIGINT)
+        code, errors = running.finish()
+    assert code == 0
+    assert errors == ""
