@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SKIPPING = '''\
+SKIPPING = """\
 import pytest
 
 def test_redis_one():
@@ -27,7 +27,7 @@ def test_optional():
 
 def test_runs():
     pass
-'''
+"""
 
 
 def run_pytest(tmp_path: Path, source: str) -> list[str]:
