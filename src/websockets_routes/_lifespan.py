@@ -62,11 +62,10 @@ def check_lifespan(router: Router, *, asynchronous: bool) -> None:
 
 def _family(router: Router) -> list[Router]:
     """``router``, then the routers whose routes it includes, outermost first, each once."""
-    from ._router import Router
-
-    found = {router: None}
+    found: dict[Any, None] = {router: None}
     for route in router.routes:
-        found.update((r, None) for r in route.chain if isinstance(r, Router))
+        # Every router has a lifespan; a bare route table (never served) has none.
+        found.update((r, None) for r in route.chain if hasattr(r, "_lifespan"))
     return list(found)
 
 
