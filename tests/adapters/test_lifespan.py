@@ -8,6 +8,7 @@ import functools
 import inspect
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -214,3 +215,34 @@ def test_threaded_servers_refuse_async_lifespans() -> None:
         websockets_routes.sync.serve(router, "127.0.0.1", 0)
     # Nothing started: a later start begins afresh.
     assert not router.lifespan().running
+
+
+def test_a_port_in_use_undoes_the_startup(adapter: Adapter) -> None:
+    """When the server can't listen after the startup ran, the shutdown runs before the error."""
+    events: list[str] = []
+    router = recording_router(adapter, events)
+    with socket.create_server(("127.0.0.1", 0)) as busy, pytest.raises(OSError):
+        start(adapter, router, busy.getsockname()[1])
+    assert events == ["enter", "startup", "shutdown", "exit"]
+    assert not router.lifespan().running
+
+
+def test_threaded_shutdown_waits_for_the_last_handler() -> None:
+    """Where websockets doesn't wait for handlers, the shutdown runs when the last one returns."""
+    handlers = websockets_routes.sync._Handlers()
+    release = threading.Event()
+    done: list[str] = []
+    handler = handlers.wrap(lambda connection: release.wait(TIMEOUT))
+    thread = threading.Thread(target=handler, args=(None,))
+    thread.start()
+    deadline = time.monotonic() + TIMEOUT
+    while not handlers.running:  # Bounded: the thread starts at once.
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    handlers.when_idle(lambda: done.append(threading.current_thread().name))
+    assert done == []
+    release.set()
+    thread.join(TIMEOUT)
+    assert done == [thread.name]
+    handlers.when_idle(lambda: done.append("now"))
+    assert done == [thread.name, "now"]

@@ -202,3 +202,35 @@ def test_plain_function_lifespan_on_threads() -> None:
 
     with pytest.raises(TypeError, match="warm_cache"), router.lifespan():
         pass
+
+
+async def test_serving_stops_the_server_when_the_caller_fails() -> None:
+    """If what runs once the server is ready raises, the server closes and the shutdown runs."""
+    from websockets_routes._running import Shutdown, serve_until_stopped
+
+    events: list[str] = []
+    router = counting_router(events)
+
+    def on_ready(server: Any) -> None:
+        raise LookupError("no place to announce the port")
+
+    with pytest.raises(LookupError):
+        await serve_until_stopped(
+            router, "127.0.0.1", 0, shutdown=Shutdown(), graceful_timeout=1.0, on_ready=on_ready
+        )
+    assert events == ["startup", "shutdown"]
+
+
+async def test_more_signals_change_nothing_once_forced() -> None:
+    """After a request and a force, further escalations leave both as they were."""
+    from websockets_routes._running import Shutdown
+
+    shutdown = Shutdown()
+    shutdown.escalate()
+    assert shutdown.requested.result() == (1001, "")
+    assert not shutdown.forced.done()
+    shutdown.escalate()
+    assert shutdown.forced.done()
+    shutdown.escalate()
+    shutdown.request(1012, "service restart")
+    assert shutdown.requested.result() == (1001, "")

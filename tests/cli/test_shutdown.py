@@ -155,3 +155,18 @@ def test_a_failing_startup_serves_nothing(workers: str) -> None:
     else:
         assert "failed to start (the router's startup raised)" in result.stderr
         assert last.endswith("CRITICAL websockets_routes.cli: stopped with errors")
+
+
+def test_workers_stop_when_the_supervisor_dies(tmp_path: Path) -> None:
+    """A supervisor killed with SIGKILL leaves no worker behind: each stops, with its shutdown."""
+    with serving(tmp_path, "--workers", "2", app=APP) as served:
+        workers = served.worker_pids()
+        served.process.kill()
+        served.process.wait(timeout=TIMEOUT)
+        for pid in workers:
+            served.wait_for_log(rf"supervisor is gone; worker {pid} stopping")
+            served.wait_for_log(rf"(?m)shutdown in {pid}$")
+        deadline = time.monotonic() + TIMEOUT
+        while any(Path(f"/proc/{pid}").exists() for pid in workers):
+            assert time.monotonic() < deadline, "a worker outlived its supervisor"
+            time.sleep(0.05)
