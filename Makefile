@@ -9,10 +9,25 @@ VENV_OLDEST := .venv-oldest
 
 .PHONY: demo test test-newest test-oldest check lint typecheck coverage bench docs fuzz stress clean
 
-$(VENV)/.installed: pyproject.toml
+# A venv with a pip that knows dependency groups (--group).
+$(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=25.1"
-	$(PY) -m pip install -q -e . --group dev
+	touch $@
+
+# What the tests need, nothing more: the package and the test group.
+$(VENV)/.installed: pyproject.toml $(VENV)/.created
+	$(PY) -m pip install -q -e . --group test
+	touch $@
+
+# What the chat example needs: the package and msgspec.
+$(VENV)/.demo: pyproject.toml $(VENV)/.created
+	$(PY) -m pip install -q -e '.[messages]'
+	touch $@
+
+# Linters and type checkers, on top of the tests' packages (mypy checks the tests too).
+$(VENV)/.lint: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install -q --group lint
 	touch $@
 
 $(VENV_OLDEST)/.installed: pyproject.toml
@@ -21,7 +36,7 @@ $(VENV_OLDEST)/.installed: pyproject.toml
 	$(VENV_OLDEST)/bin/python -m pip install -q -e . --group test "websockets==$(OLDEST_WEBSOCKETS)"
 	touch $@
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.demo
 	$(PY) -m examples.chat
 
 test: test-newest test-oldest
@@ -37,11 +52,11 @@ test-oldest: $(VENV_OLDEST)/.installed
 
 check: lint typecheck coverage
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.lint
 	$(BIN)/ruff check src tests bench examples tools fuzz
 	$(BIN)/ruff format --check src tests bench examples tools fuzz
 
-typecheck: $(VENV)/.installed
+typecheck: $(VENV)/.lint
 	$(BIN)/mypy --strict src
 	$(BIN)/mypy --strict tests/typing
 

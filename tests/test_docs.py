@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import code
 import importlib.util
 import inspect
 import re
 import subprocess
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -66,33 +68,82 @@ def blocks(page: Path) -> list[tuple[int, str | None, str]]:
     ]
 
 
+#: The first line of a block meant for ``python -m asyncio``, where ``await`` works at
+#: the top level: a comment that says so.
+ASYNCIO_REPL = re.compile(r"^#.*\bpython -m asyncio\b")
+
+
+class AsyncioRepl(code.InteractiveConsole):
+    """What ``python -m asyncio`` does with pasted lines, on an event loop kept for a page.
+
+    Lines are compiled one statement at a time, as typed, so a blank line inside a
+    block ends it as it would there; coroutines run on the loop. The first error is
+    kept in :attr:`error` rather than printed.
+    """
+
+    def __init__(self, namespace: dict[str, Any], loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(namespace)
+        self.compile.compiler.flags |= ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+        self.loop = loop
+        self.error: BaseException | None = None
+
+    def runcode(self, code: types.CodeType) -> None:
+        if self.error is not None:
+            return
+        function = types.FunctionType(code, self.locals)
+
+        async def run() -> None:
+            # Every statement runs in the loop, awaited or not, as there.
+            result = function()
+            if inspect.iscoroutine(result):
+                await result
+
+        try:
+            self.loop.run_until_complete(run())
+        except BaseException as exc:
+            self.error = exc
+
+    def showsyntaxerror(self, filename: str | None = None, **kwargs: Any) -> None:
+        if self.error is None:
+            self.error = sys.exc_info()[1]
+
+    def paste(self, block: str) -> None:
+        """Type ``block`` line by line, then a blank line; raise its first error."""
+        for line in [*block.splitlines(), ""]:
+            self.push(line)
+        if self.error is not None:
+            raise self.error
+
+
 def run_page(page: Path) -> int:
     """Run the page's blocks in order in one fresh namespace; return how many ran.
 
-    Blocks with top-level ``await`` run in ``asyncio.run``, each in its own event loop,
-    so they must close what they start; the others run as a script would, outside any
-    event loop. ``__name__`` isn't ``"__main__"``: blocks that end with
-    ``if __name__ == "__main__": asyncio.run(main())`` define everything, serve nothing.
+    A block runs as a file would, outside any event loop, unless its first line says
+    it is for ``python -m asyncio``: then it runs as pasted there, statement by
+    statement, on one event loop for the whole page. ``__name__`` isn't
+    ``"__main__"``: blocks that end with ``if __name__ == "__main__": ...`` define
+    everything, serve nothing.
     """
     namespace: dict[str, Any] = {"__name__": "docs_example"}
+    loop: asyncio.AbstractEventLoop | None = None
     ran = 0
-    for line, reason, code in blocks(page):
-        if reason is not None:
-            continue
-        # Pad with newlines so that tracebacks point at the line in the page.
-        source = "\n" * line + code
-        compiled = compile(
-            source, page_id(page), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True
-        )
-        if compiled.co_flags & inspect.CO_COROUTINE:
-
-            async def run_block(compiled: Any = compiled) -> None:
-                await eval(compiled, namespace)
-
-            asyncio.run(run_block())
-        else:
-            exec(compiled, namespace)
-        ran += 1
+    try:
+        for line, reason, code in blocks(page):
+            if reason is not None:
+                continue
+            if ASYNCIO_REPL.match(code):
+                loop = loop or asyncio.new_event_loop()
+                AsyncioRepl(namespace, loop).paste(code)
+            else:
+                # Pad with newlines so that tracebacks point at the line in the page.
+                exec(compile("\n" * line + code, page_id(page), "exec"), namespace)
+            ran += 1
+    finally:
+        if loop is not None:
+            for task in asyncio.all_tasks(loop):
+                task.cancel()
+            loop.run_until_complete(asyncio.sleep(0))
+            loop.close()
     return ran
 
 
@@ -122,6 +173,40 @@ def test_examples_run(page: Path) -> None:
         module, where = requirement
         pytest.importorskip(module, reason=f"{module} is not installed; it is in {where}")
     assert run_page(page) >= 1
+
+
+def test_top_level_await_is_marked_for_the_asyncio_repl() -> None:
+    """A block with top-level await says it is for python -m asyncio: in a file it can't run."""
+    unmarked = []
+    for page in pages():
+        for line, _, source in blocks(page):
+            compiled = compile(
+                source,
+                page_id(page),
+                "exec",
+                flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT,
+                dont_inherit=True,
+            )
+            if compiled.co_flags & inspect.CO_COROUTINE and not ASYNCIO_REPL.match(source):
+                unmarked.append(f"{page_id(page)}:{line + 1}")
+    assert not unmarked, (
+        "these blocks await at the top level: start them with a comment saying they are "
+        f"for `python -m asyncio`, or wrap them in a function: {unmarked}"
+    )
+
+
+def test_the_asyncio_repl_reads_blocks_as_typed() -> None:
+    """A block that only a file could run (a blank line inside an indented block) fails."""
+    loop = asyncio.new_event_loop()
+    try:
+        namespace: dict[str, Any] = {}
+        AsyncioRepl(namespace, loop).paste("import asyncio\nx = await asyncio.sleep(0, 'ok')\n")
+        assert namespace["x"] == "ok"
+        split = "async def f():\n    a = 1\n\n    return a\n"
+        with pytest.raises(IndentationError):
+            AsyncioRepl({}, loop).paste(split)
+    finally:
+        loop.close()
 
 
 def test_not_run_blocks_are_rare() -> None:
@@ -175,3 +260,17 @@ def test_docs_build_without_warnings(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "html" / "index.html").exists()
+
+
+def test_install_commands_cannot_pick_the_old_project() -> None:
+    """Every pip command that installs websockets-routes by name has a floor of 1.0."""
+    unpinned = []
+    for page in pages():
+        text = page.read_text(encoding="utf-8")
+        for command in re.findall(r"^\$ (?:python -m )?pip install (.*)$", text, re.MULTILINE):
+            # The name as a requirement, not in a path: websockets-routes[redis]>=1.0.
+            for spec in re.findall(r"(?<![/\w-])websockets-routes(?:\[[\w,]+\])?(\S*)", command):
+                if not spec.startswith(">=1.0"):
+                    unpinned.append(f"{page_id(page)}: {command}")
+    # The package index holds 0.1 and 0.2 of the original project under that name.
+    assert not unpinned

@@ -50,8 +50,10 @@ __all__ = [
 
 #: Names people chat under: 1 to 24 letters, digits, ".", "_" or "-".
 NAME_PATTERN = r"^[A-Za-z0-9._-]{1,24}$"
+#: Room names: 1 to 32 lowercase letters, digits or "-". The page checks both rules too.
+ROOM_PATTERN = r"^[a-z0-9-]{1,32}$"
 _NAME = re.compile(NAME_PATTERN)
-_ROOM = re.compile(r"[a-z0-9-]{1,32}")
+_ROOM = re.compile(ROOM_PATTERN)
 MAX_TEXT = 500
 PAGE = (Path(__file__).parent / "static" / "index.html").read_bytes()
 

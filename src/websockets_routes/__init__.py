@@ -18,7 +18,7 @@ from .converters import (
     StrConverter,
     UUIDConverter,
 )
-from .exceptions import BadRequest, RouteError, URLBuildError
+from .exceptions import BadRequest, RouteError, StartupError, URLBuildError
 
 if TYPE_CHECKING:
     from .legacy import Protocol as Protocol
@@ -40,6 +40,7 @@ __all__ = [
     "RouteError",
     "RoutedPath",
     "Router",
+    "StartupError",
     "StrConverter",
     "URLBuildError",
     "URLPath",

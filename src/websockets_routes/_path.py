@@ -271,6 +271,10 @@ class RoutedPath(str):
         host: The host the request was routed by, from its ``Host`` header:
             lower-cased, without the port. None when the router has no host
             patterns, since it never reads ``Host``.
+        client: The client's address as the connection's ``remote_address``
+            gives it, ``(host, port, ...)``: the peer's, or behind a trusted
+            proxy with the command line's ``--proxy-headers``, the address the
+            proxy forwarded (port 0). None when routing without a connection.
     """
 
     params: dict[str, Any]
@@ -281,6 +285,7 @@ class RoutedPath(str):
     # by routers with host patterns.
     method: str = "GET"
     host: str | None = None
+    client: Any = None
 
     @cached_property
     def context(self) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._lifespan import Lifespan, LifespanFactory, LifespanHook, check_lifespan
 from ._route import Route
 from ._routes import RouteTable
 from ._serving import check_handlers
@@ -23,13 +24,13 @@ from .converters import Converter
 from .exceptions import RouteError
 
 if TYPE_CHECKING:
-    from websockets.asyncio.server import Server
-
+    from .asyncio import Serve
     from .broadcast import BroadcastBackend
 
 __all__ = ["Router"]
 
 L = TypeVar("L", bound=Listener)
+H = TypeVar("H", bound=LifespanHook)
 
 
 class Router(RouteTable):
@@ -56,11 +57,16 @@ class Router(RouteTable):
         send_policy: The :class:`~websockets_routes.broadcast.SendPolicy` of
             this router's routes, included ones too unless they have their own:
             how much may wait for a connection, and what happens beyond.
+        lifespan: ``lifespan(router)`` returns an async context manager (made
+            with :func:`contextlib.asynccontextmanager`; a plain one on threaded
+            servers): entering it is the router's startup, leaving it its
+            shutdown. See :meth:`lifespan` for when they run.
 
     Raises:
         RouteError: If a converter is neither a Converter instance nor subclass,
             ``redirect_slashes`` comes with ``strict_slashes=False``, or the send
             policy isn't one.
+        TypeError: If ``lifespan`` isn't callable.
     """
 
     def __init__(
@@ -70,6 +76,7 @@ class Router(RouteTable):
         redirect_slashes: bool = False,
         strict_slashes: bool = True,
         send_policy: SendPolicy | None = None,
+        lifespan: LifespanFactory | None = None,
     ) -> None:
         super().__init__(
             converters=converters,
@@ -77,6 +84,12 @@ class Router(RouteTable):
             strict_slashes=strict_slashes,
         )
         self.send_policy = _check_policy("Router(send_policy=...)", send_policy)
+        if lifespan is not None and not callable(lifespan):
+            raise TypeError(
+                f"lifespan must be a function that takes the router and returns a "
+                f"context manager, not {lifespan!r}"
+            )
+        self._lifespan = Lifespan(self, lifespan)
         # The open connections, when this router is the one being served.
         self._registry = Registry(self._policy_of)
         self._broadcaster: Broadcaster | None = None
@@ -86,22 +99,97 @@ class Router(RouteTable):
         # route, valid while that router has as many routes as when computed.
         self._copies: dict[tuple[Router, Route], tuple[int, list[str]]] = {}
 
+    # Lifespan.
+
+    def on_startup(self, hook: H) -> H:
+        """Run ``hook()`` when the router starts, before any handshake.
+
+        Use it as a decorator. A hook may be a coroutine function on asyncio and
+        trio servers; it must be a plain function on threaded servers. Hooks run
+        in the order they were added, after the ``lifespan=`` context is entered;
+        one that raises stops the start with :exc:`~websockets_routes.StartupError`.
+        """
+        if not callable(hook):
+            raise TypeError(f"a startup hook must be callable, not {hook!r}")
+        self._lifespan.startup.append(hook)
+        return hook
+
+    def on_shutdown(self, hook: H) -> H:
+        """Run ``hook()`` when the router stops, after its last connection closed.
+
+        Use it as a decorator. Hooks run in the order they were added, before the
+        ``lifespan=`` context is left, and only if the startup completed; one that
+        raises is logged and the others still run.
+        """
+        if not callable(hook):
+            raise TypeError(f"a shutdown hook must be callable, not {hook!r}")
+        self._lifespan.shutdown.append(hook)
+        return hook
+
+    def lifespan(self) -> Lifespan:
+        """The router's startup and shutdown, as a context manager.
+
+        :meth:`serve`, :meth:`run`, the adapters' ``serve()`` and the command
+        line enter it before listening and leave it once the server closed its
+        last connection: the ``lifespan=`` context and the hooks of this router
+        and of the routers it includes run once per process, however many
+        servers run it. Enter it yourself (``async with router.lifespan():``, or
+        ``with`` for plain-function hooks) where the router serves as a plain
+        handler, or to run the startup in tests.
+
+        Raises:
+            StartupError: On entry, if a startup hook or the lifespan raised.
+        """
+        return self._lifespan
+
     # Serving.
 
-    def serve(self, host: str | None = None, port: int | None = None, **kwargs: Any) -> Server:
+    def serve(self, host: str | None = None, port: int | None = None, **kwargs: Any) -> Serve:
         """Serve this router with :func:`websockets.asyncio.server.serve`.
 
         Unmatched paths get HTTP 404 during the handshake and no handler runs.
         Every keyword argument of websockets' ``serve()`` passes through, your own
         callbacks included (:doc:`/topics/handshake`). Use it as
-        ``server = await router.serve(...)`` or ``async with router.serve(...)``.
+        ``server = await router.serve(...)`` or ``async with router.serve(...)``;
+        the call itself needs no event loop, so
+        ``loop.run_until_complete(router.serve(...))`` works too. The router's
+        startup runs first (:meth:`lifespan`); its shutdown runs once the
+        server closed, before ``server.wait_closed()`` returns.
 
         Raises:
             TypeError: If a handler or view ``handle`` is not a coroutine function.
+            StartupError: When awaited, if the router's startup failed; nothing
+                listens then.
         """
-        from .asyncio import serve
+        from .asyncio import Serve
 
-        return serve(self, host, port, **kwargs)
+        return Serve(self, host, port, **kwargs)
+
+    def run(
+        self,
+        host: str | None = None,
+        port: int | None = None,
+        *,
+        graceful_timeout: float | None = 30.0,
+        **kwargs: Any,
+    ) -> None:
+        """Serve this router until SIGINT (Ctrl-C) or SIGTERM, then stop cleanly: for scripts.
+
+        ``router.run("127.0.0.1", 8765)`` starts an event loop, serves with
+        :meth:`serve` (keyword arguments pass through), prints where it listens,
+        and returns once stopped, without a traceback. Stopping closes open
+        connections with 1001 and waits up to ``graceful_timeout`` seconds (None:
+        no limit) for their handlers, then cancels those still running and runs
+        the shutdown. A second signal cancels whatever the stop still waits for.
+        Call it outside any event loop.
+
+        Raises:
+            StartupError: If the router's startup failed.
+            OSError: If the address can't be listened on.
+        """
+        from ._running import run
+
+        run(self, host, port, graceful_timeout=graceful_timeout, **kwargs)
 
     async def handle(self, ws: Any, path: str | None = None) -> None:
         """Handle a connection with the router as a plain connection handler.
@@ -136,9 +224,11 @@ class Router(RouteTable):
 
         Raises:
             TypeError: If a handler, a class view's ``handle`` or a hook doesn't
-                fit (only hooks of sync servers must be plain functions).
+                fit (only hooks of sync servers must be plain functions, startup
+                and shutdown hooks included).
         """
         check_handlers(self, asynchronous=asynchronous)
+        check_lifespan(self, asynchronous=asynchronous)
 
     def asyncapi(
         self,

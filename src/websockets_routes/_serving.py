@@ -220,6 +220,7 @@ async def handle(router: Router, ws: Any, target: str, headers: Headers) -> None
     router._served = True
     result = decide(router, target, headers, handshake=False)
     if isinstance(result, RoutedPath):
+        result.client = ws.remote_address
         response = await run_hooks(result, headers) if result.route.runs_user_code else None
         if response is None:
             await run_handler(ws, result)
@@ -233,6 +234,7 @@ def handle_sync(router: Router, ws: Any, target: str, headers: Headers) -> None:
     router._served = True
     result = decide(router, target, headers, handshake=False)
     if isinstance(result, RoutedPath):
+        result.client = ws.remote_address
         response = run_hooks_sync(result, headers) if result.route.runs_user_code else None
         if response is None:
             run_handler_sync(ws, result)
@@ -292,6 +294,7 @@ def serve_arguments(
         if isinstance(result, Response):
             return result
         connection.routed_path = result
+        result.client = connection.remote_address
         # Without code of the user's to run, no coroutine is created.
         if result.route.runs_user_code:
             return (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["BadRequest", "RouteError", "URLBuildError"]
+__all__ = ["BadRequest", "RouteError", "StartupError", "URLBuildError"]
 
 
 class RouteError(ValueError):
@@ -28,4 +28,14 @@ class URLBuildError(ValueError):
 
     The route name is unknown, a parameter is missing or unexpected, or a value is
     refused by its converter.
+    """
+
+
+class StartupError(RuntimeError):
+    """A router's startup failed: a startup hook or its lifespan raised.
+
+    :meth:`Router.serve <websockets_routes.Router.serve>`, the adapters and
+    :meth:`Router.lifespan <websockets_routes.Router.lifespan>` raise it before
+    any socket listens, so no handshake is ever accepted. The message names the
+    hook; the error it raised is the ``__cause__``.
     """

@@ -6,14 +6,19 @@ DeprecationWarning. ``import websockets_routes`` alone never does.
 
 from __future__ import annotations
 
+import asyncio
 import http
 from collections.abc import Sequence
 from typing import Any
 
 from websockets.datastructures import Headers
 from websockets.http11 import Response
-from websockets.legacy.server import HTTPResponse, Serve, WebSocketServerProtocol
-from websockets.legacy.server import serve as websockets_serve
+from websockets.legacy.server import (
+    HTTPResponse,
+    Serve,
+    WebSocketServer,
+    WebSocketServerProtocol,
+)
 from websockets.typing import Subprotocol
 
 from ._handshake import choose_subprotocol, decide, offered_subprotocols
@@ -21,7 +26,7 @@ from ._path import RoutedPath
 from ._router import Router
 from ._serving import handle, routed_class, run_handler, run_hooks
 
-__all__ = ["Protocol", "serve"]
+__all__ = ["Protocol", "RoutedServe", "RoutedServer", "serve"]
 
 
 class Protocol(WebSocketServerProtocol):
@@ -72,6 +77,7 @@ class Protocol(WebSocketServerProtocol):
         if isinstance(result, Response):
             return _http_response(result)
         self.routed_path = result
+        result.client = self.remote_address
         if result.route.runs_user_code:
             refusal = await run_hooks(result, request_headers)
             if refusal is not None:
@@ -115,13 +121,69 @@ def _http_response(response: Response) -> HTTPResponse:
     return status, response.headers, bytes(response.body or b"")
 
 
-def serve(router: Router, host: str | None = None, port: int | None = None, **kwargs: Any) -> Serve:
+class RoutedServer(WebSocketServer):
+    """websockets' legacy ``WebSocketServer``, with the router's shutdown.
+
+    :meth:`wait_closed` returns once every connection closed, every handler
+    returned and the router's shutdown ran.
+    """
+
+    #: The router whose lifespan the server entered before it listened.
+    router: Router
+    # Waits for the handlers, then runs the shutdown; made by close().
+    _stopping: asyncio.Task[None] | None = None
+
+    def close(self, close_connections: bool = True) -> None:
+        """Close the server as websockets does, then run the router's shutdown."""
+        super().close(close_connections)
+        if self._stopping is None:
+            self._stopping = self.get_loop().create_task(self._stop())
+
+    async def _stop(self) -> None:
+        await super().wait_closed()
+        await self.router.lifespan().__aexit__(None, None, None)
+
+    async def wait_closed(self) -> None:
+        """Wait until the server closed, its handlers returned and the shutdown ran."""
+        await super().wait_closed()
+        # websockets ends the wait above only after close(), which made the task.
+        assert self._stopping is not None
+        await asyncio.shield(self._stopping)
+
+
+class RoutedServe(Serve):
+    """What :func:`serve` returns: websockets' ``Serve``, with the router's startup first."""
+
+    def __init__(self, router: Router, *args: Any, **kwargs: Any) -> None:
+        super().__init__(router, *args, **kwargs)
+        self.router = router
+        # websockets made its server object already; nothing has used it yet.
+        self.ws_server.__class__ = RoutedServer
+        assert isinstance(self.ws_server, RoutedServer)
+        self.ws_server.router = router
+
+    async def __await_impl__(self) -> WebSocketServer:
+        """Run the router's startup, then listen."""
+        lifespan = self.router.lifespan()
+        await lifespan.__aenter__()
+        try:
+            return await super().__await_impl__()
+        except BaseException:
+            await lifespan.__aexit__(None, None, None)
+            raise
+
+
+def serve(
+    router: Router, host: str | None = None, port: int | None = None, **kwargs: Any
+) -> RoutedServe:
     """Serve ``router`` with :func:`websockets.legacy.server.serve` and :class:`Protocol`.
 
-    The same as ``serve(router, host, port, create_protocol=Protocol)``, and it
-    checks the handlers when called. Your own ``create_protocol`` keeps working:
-    connections get a subclass of it and of :class:`Protocol`. Use it as
-    ``server = await serve(...)`` or ``async with serve(...)``.
+    Like ``serve(router, host, port, create_protocol=Protocol)``, but it checks
+    the handlers when called, and runs the router's startup before listening and
+    its shutdown once the server closed (:meth:`Router.lifespan
+    <websockets_routes.Router.lifespan>`). Your own ``create_protocol`` keeps
+    working: connections get a subclass of it and of :class:`Protocol`. Use it
+    as ``server = await serve(...)`` or ``async with serve(...)``.
 
     Raises:
         TypeError: If a handler or view ``handle`` is not a coroutine function.
@@ -131,4 +193,4 @@ def serve(router: Router, host: str | None = None, port: int | None = None, **kw
     if not isinstance(base, type):
         raise TypeError(f"create_protocol must be a class to route with, not {base!r}")
     create_protocol = routed_class(base, Protocol)
-    return websockets_serve(router, host, port, create_protocol=create_protocol, **kwargs)
+    return RoutedServe(router, host, port, create_protocol=create_protocol, **kwargs)

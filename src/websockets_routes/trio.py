@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 try:
+    import trio
     from websockets.trio.server import ServerConnection
     from websockets.trio.server import serve as websockets_serve
 except ImportError as exc:  # trio, or websockets.trio (websockets < 17.0), is missing.
@@ -46,13 +47,24 @@ async def serve(router: Router, port: int | None = None, **kwargs: Any) -> None:
             serve = functools.partial(websockets_routes.trio.serve, router, 8765)
             server = await nursery.start(serve)
 
-    Otherwise it is :meth:`Router.serve <websockets_routes.Router.serve>` for trio.
+    Otherwise it is :meth:`Router.serve <websockets_routes.Router.serve>` for
+    trio: the router's startup runs before listening, its shutdown once the
+    server closed and its last handler returned, before this returns (even
+    when cancelled).
 
     Raises:
         TypeError: If a handler or view ``handle`` is not a coroutine function.
+        StartupError: If the router's startup failed; nothing listens then.
     """
     router.check_handlers(asynchronous=True)
     arguments = serve_arguments(
         router, kwargs, RoutedConnection, ServerConnection, asynchronous=True
     )
-    await websockets_serve(connection_handler(router), port, **arguments)
+    lifespan = router.lifespan()
+    await lifespan.__aenter__()
+    try:
+        await websockets_serve(connection_handler(router), port, **arguments)
+    finally:
+        # Cancelled or not, the shutdown runs to its end.
+        with trio.CancelScope(shield=True):
+            await lifespan.__aexit__(None, None, None)

@@ -30,12 +30,15 @@ def environment() -> dict[str, str]:
     return {**os.environ, "PYTHONWARNINGS": "error"}
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run a CLI command that ends by itself (``routes``, a bad reference...)."""
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a CLI command that ends by itself (``routes``, a bad reference...).
+
+    ``env`` is added to its environment.
+    """
     return subprocess.run(
         command(*args),
         cwd=ROOT,
-        env=environment(),
+        env={**environment(), **(env or {})},
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
@@ -53,8 +56,9 @@ class Served:
     log_path: Path
 
     def url(self, path: str) -> str:
-        """The ``ws://`` URL of ``path`` on the served port."""
-        return f"ws://127.0.0.1:{self.port}{path}"
+        """The ``ws://`` (``wss://`` with TLS) URL of ``path`` on the served port."""
+        scheme = "wss" if "wss://" in self.announcement else "ws"
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
 
     def log(self) -> str:
         """Everything the command wrote on stderr so far."""
@@ -67,7 +71,12 @@ class Served:
     def stop(self, signum: int = signal.SIGTERM) -> int:
         """Send ``signum`` and wait (bounded) for the exit code."""
         self.process.send_signal(signum)
-        return self.process.wait(timeout=TIMEOUT)
+        try:
+            return self.process.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"still running {TIMEOUT}s after {signum}:\n{self.log()}"
+            ) from None
 
     def wait_for_log(self, pattern: str) -> re.Match[str]:
         """Wait (bounded) until the log has a line matching ``pattern``."""
@@ -111,12 +120,18 @@ def _is_ours(pid: int) -> bool:
 
 @contextlib.contextmanager
 def serving(
-    tmp_path: Path, *args: str, new_session: bool = False, app: str = APP
+    tmp_path: Path,
+    *args: str,
+    new_session: bool = False,
+    app: str = APP,
+    cwd: Path = ROOT,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Served]:
     """Start ``serve app --port 0 *args`` (the test app by default); yield it once it announces.
 
     With ``new_session``, the command leads a process group of its own, as in a
-    terminal, so that a test can signal the whole group like Ctrl-C does.
+    terminal, so that a test can signal the whole group like Ctrl-C does. It
+    runs in ``cwd``, with ``env`` added to its environment.
 
     Whatever happens, the command and the workers it reported are killed by PID
     on the way out.
@@ -125,15 +140,15 @@ def serving(
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command("serve", app, "--port", "0", *args),
-            cwd=ROOT,
-            env=environment(),
+            cwd=cwd,
+            env={**environment(), **(env or {})},
             stdout=subprocess.PIPE,
             stderr=log,
             start_new_session=new_session,
         )
     try:
         line = _read_line(process, time.monotonic() + TIMEOUT)
-        found = re.search(r"ws://127\.0\.0\.1:(\d+)", line)
+        found = re.search(r"wss?://127\.0\.0\.1:(\d+)", line)
         assert found, f"unexpected announcement: {line!r}"
         yield Served(process, line, int(found.group(1)), log_path)
     finally:

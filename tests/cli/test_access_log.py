@@ -9,7 +9,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from websockets_routes.cli import serve_until_stopped
+from websockets_routes.cli import Shutdown, serve_until_stopped
 
 from .app import router
 
@@ -27,10 +27,10 @@ def test_serve_until_stopped_logs_and_closes_with_1001(caplog: pytest.LogCapture
 
     async def scenario() -> int | None:
         loop = asyncio.get_running_loop()
-        stop: asyncio.Future[None] = loop.create_future()
+        shutdown = Shutdown()
         port: asyncio.Future[int] = loop.create_future()
         server = asyncio.create_task(
-            serve_until_stopped(router, "127.0.0.1", 0, on_ready=port.set_result, stop=stop)
+            serve_until_stopped(router, "127.0.0.1", 0, on_ready=port.set_result, shutdown=shutdown)
         )
         base = f"ws://127.0.0.1:{await port}"
         async with connect(f"{base}/echo") as ws:
@@ -45,7 +45,7 @@ def test_serve_until_stopped_logs_and_closes_with_1001(caplog: pytest.LogCapture
                 await ws.recv()
         ws = await connect(f"{base}/pid")
         await ws.recv()
-        stop.set_result(None)
+        shutdown.request()
         await server
         with pytest.raises(ConnectionClosed) as caught:
             await ws.recv()

@@ -1,4 +1,4 @@
-"""The chat example in headless Chromium: rooms keep to themselves, refusals show in the page.
+"""The chat example in headless Chromium: rooms, refusals explained, scrolling, reconnects.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them) and
 selenium; without them the tests skip and say what to install.
@@ -6,10 +6,17 @@ selenium; without them the tests skip and say what to install.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import itertools
+import json
 import os
+import re
+import socket
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,13 +24,15 @@ import pytest
 pytest.importorskip("msgspec", reason="the chat example needs msgspec")
 pytest.importorskip("selenium", reason="the browser tests need selenium (pip install selenium)")
 
-from examples.chat.app import router
+from examples.chat.app import NAME_PATTERN, ROOM_PATTERN, router
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+from websockets.sync.client import connect
 
-from websockets_routes.testing import serve_for_test_sync
+from websockets_routes.asyncio import Server
+from websockets_routes.testing import SyncClient, serve_for_test_sync
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -34,21 +43,32 @@ Page = webdriver.Chrome
 
 
 def _require_browser() -> None:
-    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
-        if not os.access(path, os.X_OK):
-            pytest.skip(f"{path} is missing: apt-get install {package}")
+    missing = [
+        (path, package)
+        for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver"))
+        if not os.access(path, os.X_OK)
+    ]
+    if missing:
+        paths = " and ".join(path for path, _ in missing)
+        pytest.skip(f"{paths} missing: apt-get install {' '.join(p for _, p in missing)}")
 
 
 @pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    """The chat app served in a thread on 127.0.0.1, port 0; its http:// base URL."""
+def chat() -> Iterator[SyncClient]:
+    """The chat app served in a thread on 127.0.0.1, port 0."""
     with serve_for_test_sync(router) as client:
-        yield f"http://127.0.0.1:{client.port}"
+        yield client
+
+
+@pytest.fixture
+def base_url(chat: SyncClient) -> str:
+    """The http:// base URL of the chat app."""
+    return f"http://127.0.0.1:{chat.port}"
 
 
 @pytest.fixture
 def open_page(base_url: str) -> Iterator[Callable[[str], Page]]:
-    """Open ``base_url + path`` in a fresh headless Chromium; every browser quits at the end."""
+    """Open ``base_url + path``, or a full URL, in a new headless Chromium; all quit at the end."""
     _require_browser()
     with contextlib.ExitStack() as stack:
 
@@ -72,7 +92,7 @@ def open_page(base_url: str) -> Iterator[Callable[[str], Page]]:
             stack.callback(driver.quit)
             driver.set_page_load_timeout(WAIT)
             driver.set_script_timeout(WAIT)
-            driver.get(base_url + path)
+            driver.get(path if path.startswith("http://") else base_url + path)
             return driver
 
         yield open_page
@@ -137,12 +157,153 @@ def test_pages_in_a_room_see_its_messages_and_no_other(open_page: Callable[[str]
     assert ("carol", "anyone up here?") not in messages(alice) + messages(bob)
 
 
-def test_a_refused_handshake_shows_as_a_failed_connection(
+def stats(page: Page) -> dict[str, Any]:
+    """What the page counted: WebSocket attempts, welcomes, and every status it showed."""
+    found: dict[str, Any] = page.execute_script("return window.chatStats")
+    return found
+
+
+@pytest.mark.parametrize(
+    ("query", "explanation"),
+    [
+        (
+            "room=lobby&name=not%20a%20name!",
+            "You can't join as “not a name!”: a name is 1 to 24 letters, digits, “.”, “_” "
+            "or “-”. Change ?name= in the address.",
+        ),
+        (
+            "room=Lobby&name=alice",
+            "There is no room “Lobby”: room names are 1 to 32 lowercase letters, digits or "
+            "“-”. Change ?room= in the address.",
+        ),
+    ],
+)
+def test_a_refused_name_or_room_is_explained_without_connecting(
+    open_page: Callable[[str], Page], query: str, explanation: str
+) -> None:
+    """A name or room the server would refuse gets the rule it breaks, and no handshake."""
+    page = open_page("/?" + query)
+    wait_until(page, lambda p: state(p) == "error", "the page didn't show the error state")
+    assert page.find_element(By.ID, "status").text == explanation
+    assert not page.find_element(By.ID, "text").is_enabled()
+    assert stats(page)["attempts"] == 0
+    assert messages(page) == []
+
+
+def test_the_page_checks_the_rules_of_the_server() -> None:
+    """The page's NAME_RULE and ROOM_RULE are app.py's NAME_PATTERN and ROOM_PATTERN."""
+    html = (Path(__file__).parents[2] / "examples/chat/static/index.html").read_text()
+    rules = dict(re.findall(r"const (NAME_RULE|ROOM_RULE) = /(.*)/;", html))
+    assert rules == {"NAME_RULE": NAME_PATTERN, "ROOM_RULE": ROOM_PATTERN}
+
+
+def test_the_message_list_scrolls_and_the_input_stays_in_view(
+    open_page: Callable[[str], Page], chat: SyncClient
+) -> None:
+    """Forty messages scroll in the list, which follows the newest; the input stays visible."""
+    page = open_page("/?room=scroll&name=alice")
+    page.set_window_size(800, 600)
+    connected(page)
+    with connect(chat.url("/rooms/scroll?name=bot"), open_timeout=WAIT) as bot:
+        for number in range(40):
+            bot.send(json.dumps({"type": "chat.send", "text": f"message {number}"}))
+        # The welcome, then each message comes back with its ack: read them all, since
+        # websockets < 15 can't close while the messages it holds are unread.
+        for _ in range(1 + 2 * 40):
+            bot.recv(timeout=WAIT)
+        shows(page, ("bot", "message 39"))
+    geometry = page.execute_script(
+        "const list = document.getElementById('messages');"
+        "const box = document.getElementById('text').getBoundingClientRect();"
+        "return {scrollTop: list.scrollTop, clientHeight: list.clientHeight,"
+        " scrollHeight: list.scrollHeight, inputBottom: box.bottom,"
+        " windowHeight: window.innerHeight}"
+    )
+    assert geometry["scrollHeight"] > geometry["clientHeight"]
+    assert geometry["scrollTop"] + geometry["clientHeight"] >= geometry["scrollHeight"] - 2
+    assert geometry["inputBottom"] <= geometry["windowHeight"]
+
+
+async def _close_all(server: Server, code: int, reason: str) -> None:
+    await asyncio.gather(*(ws.close(code, reason) for ws in server.connections))
+
+
+def test_a_restart_1012_reconnects(open_page: Callable[[str], Page], chat: SyncClient) -> None:
+    """Closed with 1012 (service restart), the page says so, reconnects and is welcomed again."""
+    page = open_page("/?room=restart&name=alice")
+    connected(page)
+    say(page, "before")
+    shows(page, ("alice", "before"))
+    server = chat.server
+    closing = asyncio.run_coroutine_threadsafe(
+        _close_all(server, 1012, "service restart"), server.get_loop()
+    )
+    closing.result(WAIT)
+    wait_until(page, lambda p: stats(p)["welcomes"] == 2, "the page didn't reconnect")
+    connected(page)
+    [restarting] = [s for s in stats(page)["statuses"] if s.startswith("reconnecting:")]
+    assert re.fullmatch(
+        r"reconnecting: Disconnected: the server is restarting \(code 1012\)\. "
+        r"Reconnecting in 0\.\d s…",
+        restarting,
+    )
+    # The messages shown before are still there, and the page chats again.
+    say(page, "after")
+    shows(page, ("alice", "after"))
+    assert messages(page) == [("alice", "before"), ("alice", "after")]
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serving_on(port: int) -> Iterator[None]:
+    """The chat app on 127.0.0.1:``port`` in a thread, until the block ends (close 1001)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever)
+    thread.start()
+
+    async def start() -> Server:
+        return await router.serve("127.0.0.1", port)
+
+    async def stop(server: Server) -> None:
+        server.close()
+        await server.wait_closed()
+
+    try:
+        server = asyncio.run_coroutine_threadsafe(start(), loop).result(WAIT)
+        try:
+            yield
+        finally:
+            asyncio.run_coroutine_threadsafe(stop(server), loop).result(WAIT)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(WAIT)
+        loop.close()
+
+
+def test_a_server_going_away_1001_is_retried_until_it_is_back(
     open_page: Callable[[str], Page],
 ) -> None:
-    """A page whose handshake the auth hook refuses (403) shows the error state, input off."""
-    page = open_page("/?room=lobby&name=" + "not%20a%20name!")
-    wait_until(page, lambda p: state(p) == "error", "the page didn't show the error state")
-    assert "Could not connect" in page.find_element(By.ID, "status").text
-    assert not page.find_element(By.ID, "text").is_enabled()
-    assert messages(page) == []
+    """After 1001 the page retries with growing delays while the server is down, then rejoins."""
+    port = free_port()
+    with serving_on(port):
+        page = open_page(f"http://127.0.0.1:{port}/?room=deploy&name=alice")
+        connected(page)
+    wait_until(page, lambda p: stats(p)["attempts"] >= 3, "the page didn't retry")
+    with serving_on(port):
+        wait_until(page, lambda p: stats(p)["welcomes"] == 2, "the page didn't come back")
+        connected(page)
+        statuses = [s for s in stats(page)["statuses"] if s.startswith("reconnecting:")]
+    assert statuses[0].startswith(
+        "reconnecting: Disconnected: the server is going away (code 1001). Reconnecting in 0."
+    )
+    refused = "reconnecting: Could not connect: the server refused the connection or is down."
+    assert statuses[1].startswith(refused + " Reconnecting in ")
+    delays = [float(re.findall(r"in (\d+\.\d) s…", s)[0]) for s in statuses]
+    # Each delay is about twice the one before (with jitter of ±20%).
+    assert all(later > earlier for earlier, later in itertools.pairwise(delays)), statuses

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.datastructures import Headers
@@ -26,9 +27,12 @@ from websockets_routes import (
     RoutedPath,
     RouteError,
     Router,
+    StartupError,
     URLBuildError,
     URLPath,
 )
+from websockets_routes.asyncio import Serve
+from websockets_routes.asyncio import Server as RoutedServer
 from websockets_routes.broadcast import BroadcastError, Registry
 from websockets_routes.converters import NO_MATCH, NoMatch
 from websockets_routes.testing import serve_for_test, serve_for_test_sync
@@ -140,6 +144,44 @@ async def serve() -> None:
         assert response.body is not None
     with contextlib.suppress(BroadcastError):
         await router.broadcast("nope", "x")
+
+
+@contextlib.asynccontextmanager
+async def lifespan(router: Router) -> AsyncIterator[None]:
+    yield
+
+
+with_lifespan = Router(lifespan=lifespan)
+
+
+@with_lifespan.on_startup
+async def open_pool() -> None:
+    pass
+
+
+@with_lifespan.on_shutdown
+def close_pool() -> None:
+    pass
+
+
+async def serve_with_lifespan() -> None:
+    serving: Serve = with_lifespan.serve("127.0.0.1", 0)
+    server: RoutedServer = await serving
+    client: Any = None
+    async with with_lifespan.serve("127.0.0.1", 0) as other:
+        address: Any = other.sockets[0].getsockname()
+        assert address is not client
+    server.close()
+    await server.wait_closed()
+    try:
+        async with with_lifespan.lifespan():
+            pass
+    except StartupError as exc:
+        print(exc.__cause__)
+
+
+def run_script() -> None:
+    with_lifespan.run("127.0.0.1", 8765, graceful_timeout=None, ping_interval=None)
 
 
 def serve_sync() -> None:
