@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--connections",
         type=int,
-        default=2_000,
-        help="idle connections in the memory section (default: 2000)",
+        action="append",
+        help="idle connections in the memory section, repeatable (default: 2000 and 10000)",
     )
     parser.add_argument(
         "--baseline-src",
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
         elif section == "memory":
             from . import memory
 
-            memory.run(quick=args.quick, connections=args.connections)
+            memory.run(quick=args.quick, connections=args.connections or (2_000, 10_000))
         elif section == "messages":
             from . import messages
 

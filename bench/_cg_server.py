@@ -1,11 +1,12 @@
 """A server that handles a set number of handshakes, then exits: for instruction counts.
 
 ``python -m bench._cg_server KIND COUNT [--calls]`` serves with ``KIND`` (``bare`` or
-``routed``, as in :mod:`bench._workers`), prints its port, and exits once COUNT
-connections were handled. Run under ``valgrind --tool=callgrind`` it gives the
-instructions of the whole run; two runs with different counts give the instructions
-per handshake. With ``--calls`` it counts the Python function calls made while
-serving instead, and prints them per connection.
+``routed``, with ``-uvloop`` on uvloop, as in :mod:`bench._workers`), prints its
+port, and exits once COUNT connections were handled. Run under ``valgrind
+--tool=callgrind`` it gives the instructions of the whole run; two runs with
+different counts give the instructions per handshake. With ``--calls`` it counts
+the Python function calls made while serving instead, and prints them per
+connection.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from typing import Any
 
 from ._network import ROUTES
-from ._workers import _start
+from ._workers import _start, run_server
 
 __all__ = ["main"]
 
@@ -57,7 +58,7 @@ async def serve(kind: str, count: int, calls: bool) -> None:
 def main() -> None:
     """Parse the command line and serve."""
     kind, count = sys.argv[1], int(sys.argv[2])
-    asyncio.run(serve(kind, count, "--calls" in sys.argv[3:]))
+    run_server(kind, lambda kind: serve(kind, count, "--calls" in sys.argv[3:]))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,16 @@ from typing import Any
 
 from ._routes import patterns
 
-__all__ = ["KINDS", "Worker", "client_main", "raise_nofile", "rss_kib", "server_main"]
+__all__ = [
+    "KINDS",
+    "Worker",
+    "client_main",
+    "raise_nofile",
+    "rss_kib",
+    "run_server",
+    "server_main",
+    "uvloop_kinds",
+]
 
 HOST = "127.0.0.1"
 
@@ -34,7 +43,31 @@ KINDS = {
     "routed": "websockets-routes router.serve",
     "werkzeug": "websockets.asyncio.router.route (werkzeug)",
     "baseline": "websockets-routes (baseline) router.serve",
+    # On uvloop's event loop instead of asyncio's: when uvloop is installed.
+    "bare-uvloop": "websockets serve (bare), uvloop",
+    "routed-uvloop": "websockets-routes router.serve, uvloop",
 }
+
+
+def uvloop_kinds(*kinds: str) -> list[str]:
+    """``kinds`` on uvloop, or nothing if uvloop isn't installed."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return []
+    return [f"{kind}-uvloop" for kind in kinds]
+
+
+def run_server(kind: str, main: Any) -> None:
+    """Run ``main(kind)`` on the event loop that ``kind`` names: ``-uvloop`` or asyncio's."""
+    kind, uv, _ = kind.partition("-uvloop")
+    factory = None
+    if uv:
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main(kind))
 
 
 def raise_nofile(wanted: int) -> int:
@@ -114,7 +147,7 @@ def server_main(kind: str, mode: str, routes: int, conn: Connection) -> None:
 
         sys.path.insert(0, baseline_src() or "")
         kind = "routed"
-    asyncio.run(_server(kind, mode, routes, conn))
+    run_server(kind, lambda kind: _server(kind, mode, routes, conn))
 
 
 async def _server(kind: str, mode: str, routes: int, conn: Connection) -> None:
@@ -229,11 +262,15 @@ _TEXT = _masked(0x1, _PAYLOAD)
 _ECHOED = 2 + len(_PAYLOAD)  # The server's frame: 2 bytes of header, unmasked.
 
 
-def _request(port: int, path: str) -> bytes:
+#: What a browser offers: compression, which websockets' servers accept by default.
+_DEFLATE = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+
+
+def _request(port: int, path: str, deflate: bool = False) -> bytes:
     return (
         f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\n"
         f"Connection: Upgrade\r\nSec-WebSocket-Key: {_KEY.decode()}\r\n"
-        f"Sec-WebSocket-Version: 13\r\n\r\n"
+        f"{_DEFLATE if deflate else ''}Sec-WebSocket-Version: 13\r\n\r\n"
     ).encode()
 
 
@@ -349,11 +386,20 @@ async def _echo(port: int, path: str, count: int, window: int, seconds: float) -
 
 
 async def _hold(
-    conn: Connection, port: int, path: str, count: int, concurrency: int, seconds: float
+    conn: Connection,
+    port: int,
+    path: str,
+    count: int,
+    concurrency: int,
+    seconds: float,
+    deflate: bool = False,
 ) -> str:
-    """Open ``count`` connections and keep them open until the parent says release."""
+    """Open ``count`` connections and keep them open until the parent says release.
+
+    With ``deflate``, they offer permessage-deflate, as browsers do.
+    """
     loop = asyncio.get_running_loop()
-    first = _request(port, path)
+    first = _request(port, path, deflate)
     held: list[_Connection] = []
     deadline = time.monotonic() + seconds
     failed = started = 0

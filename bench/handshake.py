@@ -8,7 +8,7 @@ from ._baseline import baseline_src
 from ._network import ROUTES, paired, servers
 from ._report import Table, ratio, spread
 from ._routes import HANDSHAKE_PATH
-from ._workers import KINDS
+from ._workers import KINDS, uvloop_kinds
 
 __all__ = ["run"]
 
@@ -19,6 +19,7 @@ def run(*, quick: bool) -> None:
     kinds = ["bare", "routed", "werkzeug"]
     if baseline_src() is not None:
         kinds.insert(2, "baseline")
+    kinds += uvloop_kinds("bare", "routed")
     rates: dict[str, list[float]] = {kind: [] for kind in kinds}
     cpu: dict[str, list[float]] = {kind: [] for kind in kinds}
     with servers(kinds, "handshake") as (client, ports):
@@ -69,17 +70,19 @@ def run(*, quick: bool) -> None:
             f"({concurrency} at a time) "
             "from a raw-socket client in another process; medians (min-max). Ratios: "
             "median over rounds of this server / bare in the same round. Server CPU: "
-            "time.process_time() of the server process (user + system) / connections.",
+            "time.process_time() of the server process (user + system) / connections. "
+            "Rows on uvloop compare with bare on uvloop"
+            + ("." if "bare-uvloop" in kinds else " (not installed: pip install uvloop)."),
         ],
     )
-    bare_cpu = statistics.median(cpu["bare"])
     for kind in kinds:
+        bare = "bare-uvloop" if kind.endswith("-uvloop") else "bare"
         table.add(
             KINDS[kind],
             spread(rates[kind], "/s", 0),
-            ratio(paired(rates, kind, "bare"), 3),
+            ratio(paired(rates, kind, bare), 3),
             spread(cpu[kind], "µs"),
-            ratio(paired(cpu, kind, "bare"), 3),
-            f"{statistics.median(cpu[kind]) - bare_cpu:+.1f} µs",
+            ratio(paired(cpu, kind, bare), 3),
+            f"{statistics.median(cpu[kind]) - statistics.median(cpu[bare]):+.1f} µs",
         )
     table.print()

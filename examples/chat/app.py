@@ -12,9 +12,13 @@ handshake, so the query string (or a cookie) is where credentials go; a real app
 check a token there the same way.
 
 Messages to a room go through ``router.broadcast(...)``: in this process by default,
-through Redis across workers with ``--broadcast redis://...`` on the CLI. Who is in a
-room comes from the router's presence (``router.members(...)``), with the name each
-connection gave in ``path.meta``.
+through Redis across workers with ``--broadcast redis://...`` on the CLI. The room's
+route keeps their history: each ``chat.message`` carries an ``offset``, and a page that
+reconnects with ``?offset=`` first gets what it missed. Who is in a room and who is
+typing go to a group of the room's connections instead, which keeps no history: what
+was true while you were away isn't worth replaying. Who is in a room comes from the
+router's presence (``router.members(...)``), with the name each connection gave in
+``path.meta``.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 
 from websockets_routes import HTTPResult, RoutedPath, Router
-from websockets_routes.broadcast import Member, Topic
+from websockets_routes.broadcast import History, Member, Topic
 from websockets_routes.messages import MessageRouter
 
 __all__ = [
@@ -38,6 +42,7 @@ __all__ = [
     "ChatMessage",
     "ChatQuery",
     "ChatSend",
+    "HistoryExpired",
     "Members",
     "Room",
     "Typing",
@@ -66,6 +71,13 @@ class ChatQuery(msgspec.Struct):
     """The query string of a room's handshake."""
 
     name: Annotated[str, msgspec.Meta(pattern=NAME_PATTERN, description="Who is chatting.")]
+    offset: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="The offset of the last chat.message seen: those after it come "
+            "first, or history.expired if they aren't kept any more."
+        ),
+    ] = None
 
 
 class ChatSend(msgspec.Struct, tag="chat.send"):
@@ -93,12 +105,21 @@ class Welcome(msgspec.Struct, tag="welcome"):
     worker: int
 
 
-class ChatMessage(msgspec.Struct, tag="chat.message"):
+class ChatMessage(msgspec.Struct, tag="chat.message", omit_defaults=True):
     """Someone posted in the room (you included)."""
 
     room: str
     name: str
     text: str
+    #: Set by the room's history as the message is broadcast.
+    offset: Annotated[
+        str | None,
+        msgspec.Meta(description="Where the message is in the room's history."),
+    ] = None
+
+
+class HistoryExpired(msgspec.Struct, tag="history.expired"):
+    """Some messages since the offset you gave aren't kept any more: live ones follow."""
 
 
 class UserTyping(msgspec.Struct, tag="user.typing"):
@@ -120,7 +141,7 @@ router = Router()
 #: The rooms live in a router of their own, so that its hook guards them only.
 rooms = Router()
 chat = MessageRouter(
-    pushes=[Welcome, ChatMessage, UserTyping, Members],
+    pushes=[Welcome, ChatMessage, HistoryExpired, UserTyping, Members],
     query=ChatQuery,
     description="A chat room: everyone connected to the same room gets its messages.",
 )
@@ -142,7 +163,11 @@ def authenticate(path: RoutedPath, headers: Headers) -> HTTPResult | None:
     return None
 
 
-@rooms.route("/rooms/{room}", name="room")
+#: The last messages of each room, for pages that reconnect.
+HISTORY = History(size=200)
+
+
+@rooms.route("/rooms/{room}", name="room", history=HISTORY)
 class Room:
     """A connection to a chat room: the name checked, a welcome, then the message loop."""
 
@@ -159,15 +184,23 @@ class Room:
         return None
 
     async def handle(self, ws: ServerConnection, path: RoutedPath) -> None:
+        # What this page missed, if it gave an offset, came before this (the
+        # route's history). Member lists and typing notices go to the room's group.
+        room: str = path.params["room"]
+        router.join(ws, signals(room))
         # Once the room is subscribed, the backend hears what the other workers
         # broadcast to it: say welcome only then, so that a client that got it
         # misses nothing.
         await router.broadcaster.wait_subscribed()
-        room: str = path.params["room"]
         welcome = Welcome(room=room, name=path.context["name"], worker=os.getpid())
         await chat.send(ws, welcome)
-        await router.broadcast("room", chat.encode(members(room)), room=room)
+        await router.broadcast_group(signals(room), chat.encode(members(room)))
         await chat(ws, path)
+
+
+def signals(room: str) -> str:
+    """The group of ``room``'s connections: who is in it and who is typing, no history."""
+    return f"signals:{room}"
 
 
 def members(room: str) -> Members:
@@ -189,7 +222,7 @@ async def send(ws: ServerConnection, msg: ChatSend, path: RoutedPath) -> ChatAck
 async def typing_notice(ws: ServerConnection, msg: Typing, path: RoutedPath) -> None:
     """Tell the others in the room who is typing; no reply."""
     notice = UserTyping(name=path.context["name"])
-    await router.broadcast("room", chat.encode(notice), room=path.params["room"], exclude=ws)
+    await router.broadcast_group(signals(path.params["room"]), chat.encode(notice), exclude=ws)
 
 
 router.include(rooms)
@@ -200,7 +233,7 @@ async def left(member: Member, topic: Topic) -> None:
     """Tell a room who is still in it when someone leaves."""
     if topic.name == "room" and not topic.group:
         room = topic.params["room"]
-        await router.broadcast("room", chat.encode(members(room)), room=room)
+        await router.broadcast_group(signals(room), chat.encode(members(room)))
 
 
 @router.route("/users/{id:int}")

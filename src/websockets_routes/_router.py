@@ -171,6 +171,7 @@ class Router(RouteTable):
         port: int | None = None,
         *,
         graceful_timeout: float | None = 30.0,
+        loop: str = "asyncio",
         **kwargs: Any,
     ) -> None:
         """Serve this router until SIGINT (Ctrl-C) or SIGTERM, then stop cleanly: for scripts.
@@ -183,13 +184,18 @@ class Router(RouteTable):
         the shutdown. A second signal cancels whatever the stop still waits for.
         Call it outside any event loop.
 
+        ``loop="uvloop"`` serves on uvloop (the ``uvloop`` extra), ``"auto"`` on
+        uvloop if it is installed, asyncio's loop otherwise.
+
         Raises:
             StartupError: If the router's startup failed.
             OSError: If the address can't be listened on.
+            ValueError: If ``loop`` is none of ``"asyncio"``, ``"uvloop"``, ``"auto"``.
+            ImportError: If ``loop`` is ``"uvloop"`` and uvloop isn't installed.
         """
         from ._running import run
 
-        run(self, host, port, graceful_timeout=graceful_timeout, **kwargs)
+        run(self, host, port, graceful_timeout=graceful_timeout, loop=loop, **kwargs)
 
     async def handle(self, ws: Any, path: str | None = None) -> None:
         """Handle a connection with the router as a plain connection handler.

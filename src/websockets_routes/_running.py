@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from websockets.frames import CloseCode
 
@@ -22,12 +23,62 @@ if TYPE_CHECKING:
     from ._router import Router
     from .asyncio import Server
 
-__all__ = ["Shutdown", "run", "serve_until_stopped", "stop_server", "url_of"]
+__all__ = [
+    "LOOPS",
+    "Shutdown",
+    "loop_factory",
+    "run",
+    "run_in_loop",
+    "serve_until_stopped",
+    "stop_server",
+    "url_of",
+]
+
+T = TypeVar("T")
 
 logger = logging.getLogger("websockets_routes")
 
 #: How long handlers get to end once cancelled, before the stop goes on without them.
 CANCEL_TIMEOUT = 5.0
+
+
+#: The event loops to serve with: uvloop if installed, asyncio's, uvloop.
+LOOPS = ("auto", "asyncio", "uvloop")
+
+
+def loop_factory(loop: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop factory for ``loop``, one of :data:`LOOPS`; None for asyncio's.
+
+    Raises:
+        ValueError: If ``loop`` isn't one of :data:`LOOPS`.
+        ImportError: If ``loop`` is ``"uvloop"`` and uvloop isn't installed.
+    """
+    if loop not in LOOPS:
+        raise ValueError(f"the event loop is one of {', '.join(LOOPS)}, not {loop!r}")
+    if loop == "asyncio":
+        return None
+    try:
+        # Imported by name: uvloop is an optional extra.
+        uvloop = importlib.import_module("uvloop")
+    except ImportError:
+        if loop == "auto":
+            return None
+        raise ImportError(
+            "the uvloop event loop needs uvloop: pip install 'websockets-routes[uvloop]>=1.0'"
+        ) from None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+def run_in_loop(main: Coroutine[Any, Any, T], loop: str = "asyncio") -> T:
+    """Like :func:`asyncio.run`, in the event loop ``loop`` (see :func:`loop_factory`)."""
+    try:
+        factory = loop_factory(loop)
+    except BaseException:
+        main.close()  # Never awaited: no warning about it.
+        raise
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(main)
 
 
 class Shutdown:
@@ -186,6 +237,7 @@ def run(
     port: int | None,
     *,
     graceful_timeout: float | None,
+    loop: str = "asyncio",
     **kwargs: Any,
 ) -> None:
     """:meth:`Router.run`: serve in a new event loop until SIGINT or SIGTERM.
@@ -193,7 +245,11 @@ def run(
     Raises:
         RuntimeError: If called from another thread than the main one, which
             signals reach, or inside a running event loop.
+        ValueError: If ``loop`` isn't one of :data:`LOOPS`.
+        ImportError: If ``loop`` is ``"uvloop"`` and uvloop isn't installed.
     """
+    # Before anything else: a wrong loop is a configuration error.
+    factory = loop_factory(loop)
     if threading.current_thread() is not threading.main_thread():
         raise RuntimeError(
             "router.run() stops on SIGINT and SIGTERM, which only the main thread "
@@ -228,4 +284,5 @@ def run(
                 **kwargs,
             )
 
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main())

@@ -47,7 +47,7 @@ from websockets.version import version as websockets_version
 from . import __version__
 from ._route import Route
 from ._router import Router
-from ._running import Shutdown
+from ._running import LOOPS, Shutdown, loop_factory, run_in_loop
 from ._running import serve_until_stopped as _serve_until_stopped
 from .asyncio import RoutedConnection
 from .broadcast import redact_url
@@ -115,6 +115,8 @@ class ServeOptions:
     reload_dirs: tuple[str, ...] = ()
     #: Seconds that open connections get to close on a stop; then handlers are cancelled.
     graceful_timeout: float = GRACEFUL_TIMEOUT
+    #: The event loop: "asyncio", "uvloop", or "auto" (uvloop if installed).
+    loop: str = "asyncio"
 
     @property
     def tls(self) -> bool:
@@ -444,6 +446,8 @@ def _announce(options: ServeOptions, router: Router, host: str, port: int) -> No
         processes += f", broadcast through {redact_url(options.broadcast)}"
     if options.reload:
         processes += ", restarted when a .py file changes"
+    if loop_factory(options.loop) is not None:
+        processes += ", uvloop"
     print(
         f"websockets-routes: serving {options.reference} on {url} ({processes}, Ctrl-C to stop); "
         f"connect with: python -m websockets {url}{_example_path(router)}",
@@ -525,7 +529,7 @@ def _serve_one(options: ServeOptions, router: Router) -> int:
         _announce(options, router, options.host, bound)
 
     try:
-        asyncio.run(
+        run_in_loop(
             serve_until_stopped(
                 router,
                 options.host,
@@ -535,7 +539,8 @@ def _serve_one(options: ServeOptions, router: Router) -> int:
                 ssl=_ssl_context(options),
                 connection_class=_connection_class(options),
                 graceful_timeout=options.graceful_timeout,
-            )
+            ),
+            options.loop,
         )
     except StartupError as error:
         raise _startup_failed(error) from None
@@ -568,7 +573,7 @@ def _worker(options: ServeOptions, host: str, port: int, channel: Connection) ->
     _configure_logging(options.log_level)
     router = load_router(options.reference)
     try:
-        asyncio.run(_run_worker(router, options, host, port, channel))
+        run_in_loop(_run_worker(router, options, host, port, channel), options.loop)
     except StartupError as error:
         logger.error("%s; worker %d exits", error, os.getpid(), exc_info=error.__cause__)
         sys.exit(STARTUP_FAILED)
@@ -1041,6 +1046,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="on a stop, how long open connections get to close before their handlers are "
         f"cancelled; a second Ctrl-C cuts it short ({GRACEFUL_TIMEOUT:g})",
     )
+    serve.add_argument(
+        "--loop",
+        type=str.lower,
+        choices=LOOPS,
+        default="asyncio",
+        help="event loop: uvloop needs websockets-routes[uvloop]; auto picks it if "
+        "installed (asyncio)",
+    )
     tls = serve.add_argument_group("TLS (wss://)")
     tls.add_argument("--ssl-certfile", metavar="FILE", help="PEM certificate (chain)")
     tls.add_argument(
@@ -1141,6 +1154,7 @@ def _command_serve(args: argparse.Namespace) -> int:
         reload=args.reload,
         reload_dirs=tuple(args.reload_dir),
         graceful_timeout=args.graceful_timeout,
+        loop=args.loop,
     )
     _check_options(options)
     _configure_logging(options.log_level)
@@ -1167,6 +1181,13 @@ def _check_options(options: ServeOptions) -> None:
         TrustedProxies(options.forwarded_allow_ips)
     if options.reload_dirs and not options.reload:
         raise BadOption("--reload-dir has an effect only with --reload")
+    try:
+        loop_factory(options.loop)
+    except ImportError:
+        raise _Fatal(
+            "--loop uvloop needs uvloop: pip install 'websockets-routes[uvloop]>=1.0', "
+            "or leave --loop out to serve on asyncio's event loop"
+        ) from None
     _ssl_context(options)
 
 

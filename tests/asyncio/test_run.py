@@ -237,6 +237,35 @@ def test_a_busy_port_is_an_os_error(tmp_path: Path) -> None:
     assert result.stdout.splitlines() == ["startup", "shutdown", "OSError True"]
 
 
+@pytest.mark.parametrize("loop", ["uvloop", "auto"])
+def test_run_serves_on_uvloop(tmp_path: Path, loop: str) -> None:
+    """run(loop="uvloop") (or "auto", uvloop being installed) serves on uvloop."""
+    source = APP + textwrap.dedent(
+        """
+        @router.route("/loop")
+        async def which(ws, path):
+            await ws.send(type(asyncio.get_running_loop()).__module__)
+        """
+    )
+    with script(tmp_path, source + run_script(extra=f", loop={loop!r}")[len(APP) :]) as running:
+        with connect(f"{running.url}/loop", open_timeout=TIMEOUT) as ws:
+            assert ws.recv(timeout=TIMEOUT).startswith("uvloop")
+        running.process.send_signal(signal.SIGINT)
+        code, errors = running.finish()
+    assert code == 0, errors
+    assert running.lines[-2:] == ["shutdown", "returned"]
+
+
+def test_run_refuses_an_unknown_loop() -> None:
+    """An unknown loop is a ValueError before anything starts."""
+    started: list[str] = []
+    router = Router()
+    router.on_startup(lambda: started.append("startup"))
+    with pytest.raises(ValueError, match=r"one of auto, asyncio, uvloop, not 'tokio'"):
+        router.run("127.0.0.1", 0, loop="tokio")
+    assert started == []
+
+
 def test_run_refuses_a_running_loop() -> None:
     """Inside a coroutine, run() says to await router.serve() instead."""
 

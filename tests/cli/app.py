@@ -3,6 +3,7 @@
 Routes:
     /pid              sends the worker's PID, then echoes until the client leaves
     /echo             echoes every message
+    /loop             sends the module of the event loop's class ("uvloop", "asyncio")
     /rooms/{room}     says which room, with a handshake hook that refuses "locked"
     /fail             a handler that raises: close 1011
     /secure           a class view negotiating the "chat.v1" subprotocol
@@ -11,6 +12,7 @@ Routes:
 
 from __future__ import annotations
 
+import asyncio
 import http
 import os
 from typing import Any
@@ -43,6 +45,12 @@ async def echo(ws: Any, path: RoutedPath) -> None:
     """Echo every message."""
     async for message in ws:
         await ws.send(message)
+
+
+@router.route("/loop")
+async def loop(ws: Any, path: RoutedPath) -> None:
+    """Say which event loop serves: the top package of its class's module."""
+    await ws.send(type(asyncio.get_running_loop()).__module__.partition(".")[0])
 
 
 @router.route("/rooms/{room}", hooks=[no_locked_rooms])

@@ -81,12 +81,39 @@ def test_a_message_reaches_its_room_only_and_is_acknowledged(client: SyncClient)
     ):
         alice.send(json.dumps({"type": "chat.send", "text": "dinner!", "id": 7}))
         posted = {"type": "chat.message", "room": "kitchen", "name": "alice", "text": "dinner!"}
-        assert receive(bob) == posted
-        assert receive(alice) == posted
+        # The room's history numbers its messages: the offset comes first.
+        at_bob = receive(bob)
+        assert at_bob == {"offset": at_bob["offset"], **posted}
+        assert next(iter(at_bob)) == "offset"
+        assert receive(alice) == at_bob
         assert receive(alice) == {"type": "chat.ack", "room": "kitchen", "length": 7, "id": 7}
         # Carol's own message comes first: alice's was never sent to the cellar.
         carol.send(json.dumps({"type": "chat.send", "text": "hello?"}))
         assert receive(carol)["text"] == "hello?"
+
+
+def test_a_reconnection_with_an_offset_gets_what_it_missed_first(client: SyncClient) -> None:
+    """Back with ?offset=, a page gets the messages after it, in order, then the welcome."""
+    with join(client, "porch", "alice") as alice:
+        with join(client, "porch", "bob") as bob:
+            bob.send(json.dumps({"type": "chat.send", "text": "one"}))
+            last = receive(bob)["offset"]
+            assert receive(alice)["text"] == "one"
+        for text in ("two", "three"):
+            alice.send(json.dumps({"type": "chat.send", "text": text}))
+            assert receive(alice)["text"] == text
+            assert receive(alice)["type"] == "chat.ack"
+        with client.connect(f"/rooms/porch?name=bob&offset={last}", open_timeout=TIMEOUT) as bob:
+            missed = [receive(bob), receive(bob)]
+            assert [(m["type"], m["name"], m["text"]) for m in missed] == [
+                ("chat.message", "alice", "two"),
+                ("chat.message", "alice", "three"),
+            ]
+            assert receive(bob)["type"] == "welcome"
+        # An offset the room never had: told so, then live.
+        with client.connect("/rooms/porch?name=bob&offset=nope", open_timeout=TIMEOUT) as bob:
+            assert receive(bob) == {"type": "history.expired"}
+            assert receive(bob)["type"] == "welcome"
 
 
 def test_typing_is_pushed_to_the_others_in_the_room(client: SyncClient) -> None:
@@ -172,8 +199,11 @@ def test_the_asyncapi_document_describes_the_rooms() -> None:
         "chat.message",
         "user.typing",
         "members",
+        "history.expired",
     }
-    assert room["bindings"]["ws"]["query"]["required"] == ["name"]
+    query = room["bindings"]["ws"]["query"]
+    assert query["required"] == ["name"]
+    assert set(query["properties"]) == {"name", "offset"}
 
 
 def test_docs_show_the_apps_asyncapi_document() -> None:

@@ -253,6 +253,51 @@ def test_a_restart_1012_reconnects(open_page: Callable[[str], Page], chat: SyncC
     assert messages(page) == [("alice", "before"), ("alice", "after")]
 
 
+def members_line(page: Page) -> str:
+    """The member list the page shows under its status."""
+    return str(page.find_element(By.ID, "members").text)
+
+
+def test_the_page_shows_who_is_in_the_room(open_page: Callable[[str], Page]) -> None:
+    """The member list follows joins and leaves."""
+    alice = open_page("/?room=porch&name=alice")
+    connected(alice)
+    wait_until(alice, lambda p: members_line(p) == "In the room: alice", "no member list")
+    bob = open_page("/?room=porch&name=bob")
+    connected(bob)
+    for page in (alice, bob):
+        wait_until(page, lambda p: members_line(p) == "In the room: alice, bob", "bob missing")
+    bob.quit()
+    wait_until(alice, lambda p: members_line(p) == "In the room: alice", "bob still listed")
+
+
+def test_after_a_restart_the_page_gets_what_it_missed(
+    open_page: Callable[[str], Page], chat: SyncClient
+) -> None:
+    """Reconnecting after 1012, the page asks for the messages after the last it showed."""
+    page = open_page("/?room=resume&name=alice")
+    connected(page)
+    say(page, "before")
+    shows(page, ("alice", "before"))
+    server = chat.server
+    closing = asyncio.run_coroutine_threadsafe(
+        _close_all(server, 1012, "service restart"), server.get_loop()
+    )
+    closing.result(WAIT)
+    # While the page waits to reconnect (0.4 s at least), someone else posts.
+    with connect(chat.url("/rooms/resume?name=bot"), open_timeout=WAIT) as bot:
+        bot.send(json.dumps({"type": "chat.send", "text": "while you were away"}))
+        while json.loads(bot.recv(timeout=WAIT))["type"] != "chat.ack":
+            pass
+    assert stats(page)["welcomes"] == 1, "the page came back before the bot posted"
+    wait_until(page, lambda p: stats(p)["welcomes"] == 2, "the page didn't reconnect")
+    shows(page, ("bot", "while you were away"))
+    first, second = stats(page)["urls"]
+    assert "offset=" not in first
+    assert re.search(r"&offset=\d+$", second), second
+    assert messages(page) == [("alice", "before"), ("bot", "while you were away")]
+
+
 def free_port() -> int:
     """A TCP port of 127.0.0.1 that was free a moment ago."""
     with socket.socket() as sock:
