@@ -270,6 +270,37 @@ def test_a_client_catches_up_on_another_worker() -> None:
         asyncio.run(main())
 
 
+def test_a_room_with_history_still_gets_messages_while_redis_is_down() -> None:
+    """Without Redis, a history room's messages reach its members here, without offsets."""
+    with redis_server() as redis, app_server(redis.url) as a:
+
+        async def main() -> None:
+            sender = await member(a, "/history/down")
+            reader = await member(a, "/history/down")
+
+            async def next_of(ws: ClientConnection) -> dict[str, Any]:
+                while True:
+                    message = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+                    if "hello" not in message:
+                        return message
+
+            await sender.send(json.dumps({"text": "kept"}))
+            assert "offset" in await next_of(reader)
+            redis.kill()
+            for text in ("one", "two", "three"):
+                await sender.send(json.dumps({"text": text}))
+            assert [await next_of(reader) for _ in range(3)] == [
+                {"text": "one"},
+                {"text": "two"},
+                {"text": "three"},
+            ]
+            for ws in (sender, reader):
+                await ws.close()
+
+        asyncio.run(main())
+        assert a.log_text().count("delivering without history until it is back") == 1
+
+
 @pytest.mark.parametrize(
     ("url", "error"),
     [

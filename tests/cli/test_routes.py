@@ -14,6 +14,7 @@ TABLE = """\
 PATTERN        NAME     KIND       ENDPOINT  SUBPROTOCOLS  HOOKS
 /pid           pid      websocket  pid       -             -
 /echo          echo     websocket  echo      -             -
+/loop          loop     websocket  loop      -             -
 /rooms/{room}  room     websocket  room      -             no_locked_rooms
 /fail          fail     websocket  fail      -             -
 /secure        Secure   websocket  Secure    chat.v1       Secure.process_request

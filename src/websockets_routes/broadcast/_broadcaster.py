@@ -49,7 +49,9 @@ class History:
     be a JSON object, which gets a field ``field`` with the offset, a string.
     A client that reconnects with ``?offset=LAST`` (``param``) first gets what it
     missed, in order and without duplicates, then live messages; when what it
-    missed is no longer kept, it gets ``expired`` first instead.
+    missed is no longer kept, it gets ``expired`` first instead. While the
+    store is out of reach (Redis down), messages still reach the room, without
+    an offset, and a warning says so once.
 
     Args:
         size: Messages kept per room.
@@ -165,6 +167,8 @@ class Broadcaster:
         )
         self._receiving: asyncio.Task[None] | None = None
         self._warned_no_loop = False
+        # Whether the history store failed last time: warn once per outage.
+        self._history_down = False
         # The channel of each topic this process hosts.
         self._hosted: dict[TopicKey, str] = {}
         if attach and self.backend.remote:
@@ -441,12 +445,25 @@ class Broadcaster:
                 f"use the memory or Redis backend"
             )
         channel = self._channels.room(name, texts)
-        if self.backend.remote:
-            self._start_soon()
-            if self._start is not None:
-                await asyncio.shield(self._start)
-        offset = await store.append(channel + ":h", payload, history.size)
-        spliced = _splice(payload, history.field, offset)
+        offset: str | None = None
+        try:
+            if self.backend.remote:
+                self._start_soon()
+                if self._start is not None:
+                    await asyncio.shield(self._start)
+            offset = await store.append(channel + ":h", payload, history.size)
+        except ConnectionError as exc:
+            # Without the store, the room still gets the message, without an offset:
+            # a client that reconnects later can't catch up on it.
+            if not self._history_down:
+                self._history_down = True
+                logger.warning("%s; delivering without history until it is back", exc)
+            spliced = payload
+        else:
+            if self._history_down:
+                self._history_down = False
+                logger.info("history of route %r is kept again", name)
+            spliced = _splice(payload, history.field, offset)
         self._publish(channel, _encode(_ROUTE, [name, texts, offset], spliced, True))
         members = self._registry.members(route, key)
         await self._deliver(_without(members, exclude), spliced, True, offset)

@@ -761,6 +761,11 @@ class RedisHistory(HistoryStore):
         client = self._backend.client
         if client is None:
             raise ConnectionError("the Redis backend isn't started")
+        if self._backend._down_since is not None:
+            # Don't wait for a connection timeout per message while Redis is away.
+            raise ConnectionError(
+                f"the message wasn't kept in Redis at {self._backend.where}: it's unreachable"
+            )
         try:
             # Trimmed exactly: a room keeps `size` messages, not about as many.
             offset = await client.xadd(key, {"m": payload}, maxlen=size, approximate=False)
