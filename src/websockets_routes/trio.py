@@ -1,6 +1,6 @@
 """Handshake routing on websockets' trio API (:mod:`websockets.trio.server`).
 
-It needs trio and websockets >= 17.0: ``pip install 'websockets-routes[trio]'``.
+It needs trio and websockets >= 17.0: ``pip install 'websockets-routes[trio]>=1.0'``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ try:
 except ImportError as exc:  # trio, or websockets.trio (websockets < 17.0), is missing.
     raise ImportError(
         f"websockets_routes.trio needs trio and websockets >= 17.0 ({exc}); "
-        f"install them with: pip install 'websockets-routes[trio]'"
+        f"install them with: pip install 'websockets-routes[trio]>=1.0'"
     ) from exc
 
 from ._path import RoutedPath

@@ -59,7 +59,7 @@ def test_trio_adapter_without_trio(missing: str) -> None:
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("ImportError:"), result.stderr
-    assert "pip install 'websockets-routes[trio]'" in last
+    assert "pip install 'websockets-routes[trio]>=1.0'" in last
 
 
 # Routes with parameters of every kind of segment, and an HTTP route, which isn't a channel.
@@ -121,7 +121,7 @@ except ImportError as exc:
         },
         "operations": {},
     }
-    assert "pip install 'websockets-routes[messages]'" in error
+    assert "pip install 'websockets-routes[messages]>=1.0'" in error
 
 
 def test_asyncapi_without_message_routers_imports_no_msgspec() -> None:

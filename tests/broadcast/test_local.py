@@ -293,7 +293,7 @@ def test_missing_redis_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) 
         if module == "redis" or module.startswith("redis.") or module.endswith(".backends.redis"):
             monkeypatch.delitem(sys.modules, module)
     monkeypatch.setitem(sys.modules, "redis", None)
-    with pytest.raises(ImportError, match=r"pip install 'websockets-routes\[redis\]'"):
+    with pytest.raises(ImportError, match=r"pip install 'websockets-routes\[redis\]>=1\.0'"):
         backend_from_url("redis://127.0.0.1:6379/0")
 
 

@@ -85,7 +85,7 @@ def test_reload_without_watchfiles_says_what_to_install(tmp_path: Path) -> None:
     assert result.returncode == 1
     last = result.stderr.splitlines()[-1]
     assert last.startswith("websockets-routes: error: --reload needs watchfiles")
-    assert "pip install 'websockets-routes[reload]'" in last
+    assert "pip install 'websockets-routes[reload]>=1.0'" in last
     assert "Traceback" not in result.stderr
 
 

@@ -68,7 +68,7 @@ def test_redis_url_without_the_redis_package_says_what_to_install(tmp_path: Path
     assert result.returncode == 1
     [line] = result.stderr.splitlines()
     assert line.startswith("websockets-routes: error: --broadcast: ")
-    assert "pip install 'websockets-routes[redis]'" in line
+    assert "pip install 'websockets-routes[redis]>=1.0'" in line
 
 
 def close_code_of(ws: ClientConnection) -> int | None:

@@ -19,7 +19,7 @@ the handler's return value back as the reply::
 
     router.route("/rooms/{room}", name="room")(messages)
 
-This module needs msgspec: ``pip install 'websockets-routes[messages]'``.
+This module needs msgspec: ``pip install 'websockets-routes[messages]>=1.0'``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ try:
 except ImportError:  # pragma: no cover - tested in a subprocess
     raise ImportError(
         "websockets_routes.messages needs msgspec; "
-        "install it with: pip install 'websockets-routes[messages]'"
+        "install it with: pip install 'websockets-routes[messages]>=1.0'"
     ) from None
 
 import typing

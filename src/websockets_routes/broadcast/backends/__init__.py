@@ -53,7 +53,7 @@ def _redis_backend(what: str = "RedisBackend") -> type[RedisBackend]:
         if exc.name is None or not exc.name.startswith("redis"):
             raise
         raise ImportError(
-            f"{what} needs the redis package: pip install 'websockets-routes[redis]'"
+            f"{what} needs the redis package: pip install 'websockets-routes[redis]>=1.0'"
         ) from exc
     return RedisBackend
 
