@@ -1,4 +1,5 @@
-"""``serve --loop``: asyncio's event loop, uvloop, or uvloop when installed."""
+"""``serve --loop`` (asyncio's event loop, uvloop, or uvloop when installed) and
+``--no-compression``."""
 
 from __future__ import annotations
 
@@ -76,3 +77,20 @@ def test_unknown_loop_is_a_usage_error() -> None:
     result = run("serve", APP, "--loop", "tokio")
     assert result.returncode == 2
     assert "invalid choice: 'tokio'" in result.stderr
+
+
+@pytest.mark.parametrize(("options", "negotiated"), [((), True), (("--no-compression",), False)])
+def test_no_compression_refuses_permessage_deflate(
+    tmp_path: Path, options: tuple[str, ...], negotiated: bool
+) -> None:
+    """websockets' client offers compression: accepted by default, not with --no-compression."""
+    with serving(tmp_path, *options) as served:
+        with connect(served.url("/echo"), open_timeout=TIMEOUT) as ws:
+            assert ws.request is not None
+            assert ws.response is not None
+            assert "permessage-deflate" in ws.request.headers["Sec-WebSocket-Extensions"]
+            accepted = ws.response.headers.get("Sec-WebSocket-Extensions", "")
+            assert ("permessage-deflate" in accepted) == negotiated
+            ws.send("hello")
+            assert ws.recv(timeout=TIMEOUT) == "hello"
+        assert served.stop(signal.SIGTERM) == 0, served.log()
