@@ -127,14 +127,7 @@ def measure(
     many times as fits in ``budget`` seconds (at least once). Runs are interleaved
     (A B C A B C ...) so that a burst of load elsewhere hits every case alike.
     """
-    loops = {}
-    for name, (lookup, targets) in cases.items():
-        for _ in range(2):  # Warm up caches, and time one pass for the loop count.
-            start = time.perf_counter_ns()
-            for target in targets:
-                lookup(target)
-            one_pass = max(time.perf_counter_ns() - start, 1)
-        loops[name] = max(1, int(budget * 1e9 / one_pass))
+    loops = {name: _loops(lookup, targets, budget) for name, (lookup, targets) in cases.items()}
     results: dict[str, list[float]] = {name: [] for name in cases}
     enabled = gc.isenabled()
     gc.disable()
@@ -151,6 +144,47 @@ def measure(
         if enabled:
             gc.enable()
     return results
+
+
+def paired(
+    first: Lookup, second: Lookup, targets: list[str], rounds: int, budget: float
+) -> tuple[list[float], list[float], list[float]]:
+    """Nanoseconds per lookup of two lookups timed back to back, and their ratios.
+
+    Each round times both on ``targets``, in turns (``first`` leads in even rounds,
+    ``second`` in odd ones), so that the two runs of a round see the same machine:
+    the ratio of a round is steadier than a ratio of medians taken seconds apart.
+    """
+    loops = {"first": _loops(first, targets, budget), "second": _loops(second, targets, budget)}
+    times: dict[str, list[float]] = {"first": [], "second": []}
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for index in range(rounds):
+            order = ("first", "second") if index % 2 == 0 else ("second", "first")
+            for name in order:
+                lookup = first if name == "first" else second
+                start = time.perf_counter_ns()
+                for _ in range(loops[name]):
+                    for target in targets:
+                        lookup(target)
+                elapsed = time.perf_counter_ns() - start
+                times[name].append(elapsed / (loops[name] * len(targets)))
+    finally:
+        if enabled:
+            gc.enable()
+    ratios = [a / b for a, b in zip(times["first"], times["second"], strict=True)]
+    return times["first"], times["second"], ratios
+
+
+def _loops(lookup: Lookup, targets: list[str], budget: float) -> int:
+    """How many passes over ``targets`` take about ``budget`` seconds."""
+    for _ in range(2):  # Warm up caches, and time one pass for the loop count.
+        start = time.perf_counter_ns()
+        for target in targets:
+            lookup(target)
+        one_pass = max(time.perf_counter_ns() - start, 1)
+    return max(1, int(budget * 1e9 / one_pass))
 
 
 def _check(name: str, lookup: Lookup) -> None:
@@ -181,9 +215,10 @@ def run(*, quick: bool) -> None:
     if baseline_src() is not None:
         routers = {"websockets-routes": ours, LABEL: from_baseline, **routers}
     cold_size = 500 if quick else 20_000
+    pair_rounds, pair_budget = (3, 0.002) if quick else (21, 0.02)
     ours_by_kind: dict[int, dict[str, list[float]]] = {}
     ours_mix: dict[int, float] = {}
-    floor_rows: dict[int, dict[str, list[float]]] = {}
+    floor_rows: dict[int, dict[str, tuple[list[float], list[float], list[float]]]] = {}
     for count in sizes:
         cases = {}
         for name, factory in routers.items():
@@ -192,17 +227,12 @@ def run(*, quick: bool) -> None:
             cases[name] = (lookup, lookups(count, "mix"))
         for kind in ("hit", "last", "miss"):
             cases[kind] = (cases["websockets-routes"][0], lookups(count, kind))
-        cold = lookups(count, "cold", size=cold_size)
-        finder = ours_find(count)
-        cases["hot ours"] = (finder, lookups(count, "mix"))
-        cases["cold ours"] = (finder, cold)
-        cases["cold floor"] = (cases["minimal trie (floor)"][0], cold)
         results = measure(cases, repeats, budget)
+        finder, trie = ours_find(count), cases["minimal trie (floor)"][0]
+        hot, cold = lookups(count, "mix"), lookups(count, "cold", size=cold_size)
         floor_rows[count] = {
-            "hot ours": results["hot ours"],
-            "hot floor": results["minimal trie (floor)"],
-            "cold ours": results["cold ours"],
-            "cold floor": results["cold floor"],
+            "hot": paired(finder, trie, hot, pair_rounds, pair_budget),
+            "cold": paired(finder, trie, cold, pair_rounds, pair_budget),
         }
         baseline = ours_mix[count] = statistics.median(results["websockets-routes"])
         for name in routers:
@@ -250,20 +280,16 @@ def run(*, quick: bool) -> None:
             "floor is a minimal segment trie (bench/_floor.py): static segments and "
             "{name} parameters, no converters, no decoding, no checks. Hot: the mix of "
             f"table 1, 60 paths looked up again and again. Cold: {cold_size:,} different "
-            "paths spread over every route, each with fresh values. Medians (min-max) of "
-            f"{repeats} runs; ratios of medians. Target: at most 1.3x everywhere.",
+            f"paths spread over every route, each with fresh values. {pair_rounds} rounds, "
+            f"each timing ours and the floor back to back for about {pair_budget * 1000:g} ms "
+            "each, in turns; medians (min-max) over rounds. Ratio: median over rounds of "
+            "ours / floor in the same round. Target: at most 1.3x everywhere.",
         ],
     )
     for count in sizes:
-        rows = floor_rows[count]
-        medians = {key: statistics.median(values) for key, values in rows.items()}
-        versus.add(
-            f"{count:,}",
-            per_lookup(rows["hot ours"]),
-            per_lookup(rows["hot floor"]),
-            ratio(medians["hot ours"] / medians["hot floor"]),
-            per_lookup(rows["cold ours"]),
-            per_lookup(rows["cold floor"]),
-            ratio(medians["cold ours"] / medians["cold floor"]),
-        )
+        row: list[str] = [f"{count:,}"]
+        for kind in ("hot", "cold"):
+            ours_ns, floor_ns, ratios = floor_rows[count][kind]
+            row += [per_lookup(ours_ns), per_lookup(floor_ns), ratio(statistics.median(ratios))]
+        versus.add(*row)
     versus.print()

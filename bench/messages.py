@@ -190,7 +190,7 @@ async def _floor(ws: Any, data: str, path: RoutedPath) -> None:
         message = _floor_decoder.decode(data)
     except msgspec.MsgspecError:
         return
-    await _floor_handlers[message.__class__](ws, message, path)
+    await _floor_handlers[type(message)](ws, message, path)
 
 
 async def _floor_loop(ws: Any, path: RoutedPath) -> None:
@@ -200,7 +200,7 @@ async def _floor_loop(ws: Any, path: RoutedPath) -> None:
             message = decode(data)
         except msgspec.MsgspecError:
             continue
-        await _floor_handlers[message.__class__](ws, message, path)
+        await _floor_handlers[type(message)](ws, message, path)
 
 
 def _loop(dispatch: Callable[[Any, str, RoutedPath], Awaitable[None]]) -> Loop:

@@ -315,11 +315,9 @@ class MessageRouter:
                 continue
             try:
                 message = decode(data)
-            except (msgspec.MsgspecError, RecursionError):
-                await self.dispatch(ws, data, path)
-                continue
-            handler = handlers.get(message.__class__)
-            if handler is None:
+                handler = handlers[type(message)]
+            except (msgspec.MsgspecError, RecursionError, KeyError):
+                # Invalid, or the sentinel's tag, which has no handler: dispatch() answers.
                 await self.dispatch(ws, data, path)
                 continue
             try:
