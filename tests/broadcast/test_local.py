@@ -19,6 +19,7 @@ from websockets_routes import RoutedPath, Router
 from websockets_routes.broadcast import (
     BroadcastBackend,
     BroadcastError,
+    History,
     MemoryBackend,
     backend_from_url,
     deliver,
@@ -593,5 +594,40 @@ def test_broadcast_to_a_route_with_a_host_pattern() -> None:
                 await router.broadcast("tenant_room", "x", room="a")
             for ws in (acme, globex):
                 await ws.close()
+
+    run(main())
+
+
+def test_history_in_process_catches_up_and_refuses_what_it_cannot_mark() -> None:
+    """In one process, a history room numbers its messages, replays them, and refuses clashes."""
+
+    async def main() -> None:
+        router = Router()
+
+        @router.route("/log/{room}", history=History(size=3))
+        async def log(ws: Any, path: RoutedPath) -> None:
+            await ws.wait_closed()
+
+        async with serve_for_test(router) as client:
+            first = await client.connect("/log/a")
+            await until(lambda: count(router) == 1)
+            await router.broadcast("log", '{"n":1}', room="a")
+            assert await first.recv() == '{"offset":"1","n":1}'
+            await first.close()
+            for n in (2, 3):
+                await router.broadcast("log", f'{{"n":{n}}}', room="a")
+            again = await client.connect("/log/a?offset=1")
+            assert [await again.recv() for _ in range(2)] == [
+                '{"offset":"2","n":2}',
+                '{"offset":"3","n":3}',
+            ]
+            # A value that reads "offset" is fine; a key named so would clash.
+            await router.broadcast("log", '{"text":"offset"}', room="a")
+            assert await again.recv() == '{"offset":"4","text":"offset"}'
+            with pytest.raises(TypeError, match="in the field 'offset', which this message"):
+                await router.broadcast("log", '{"offset":"mine"}', room="a")
+            with pytest.raises(TypeError, match="must be JSON objects"):
+                await router.broadcast("log", "plain text", room="a")
+            await again.close()
 
     run(main())

@@ -46,7 +46,8 @@ class History:
     Give it to ``@router.route(..., history=History())``. Every message broadcast
     to a room of the route is kept, up to ``size`` per room (in Redis with the
     Redis backend, in this process otherwise), and carries its offset: it must
-    be a JSON object, which gets a field ``field`` with the offset, a string.
+    be a JSON object without a key ``field``, which it gets, with the offset, a
+    string.
     A client that reconnects with ``?offset=LAST`` (``param``) first gets what it
     missed, in order and without duplicates, then live messages; when what it
     missed is no longer kept, it gets ``expired`` first instead. While the
@@ -281,14 +282,14 @@ class Broadcaster:
         Raises:
             BroadcastError: If there is no route ``name``, or ``params`` don't
                 match its parameters.
-            TypeError: If ``message`` is neither str nor bytes, or isn't a JSON
-                object on a route with history.
+            TypeError: If ``message`` is neither str nor bytes, or, on a route
+                with history, isn't a JSON object or has the offset's key already.
         """
         route, texts, key = self._target(name, params)
         payload, text = payload_of(message)
         history: History | None = route.options.get("history")
         if history is not None and texts is not None:
-            _check_object(route, payload, text)
+            _check_object(route, payload, text, history.field)
             return self._broadcast_with_history(route, name, texts, key, payload, history, exclude)
         members = self._registry.members(route, key, every=texts is None)
         channel = self._channels.route(name) if texts is None else self._channels.room(name, texts)
@@ -653,7 +654,7 @@ class Publisher:
         channels = broadcaster._channels
         channel = channels.route(name) if texts is None else channels.room(name, texts)
         if history is not None and texts is not None and self.backend.history is not None:
-            _check_object(route, payload, text)
+            _check_object(route, payload, text, history.field)
             offset = await self.backend.history.append(channel + ":h", payload, history.size)
             payload, text = _splice(payload, history.field, offset), True
         await self._publish(channel, _encode(_ROUTE, [name, texts, offset], payload, text), wait)
@@ -696,12 +697,24 @@ def _without(members: list[Member], exclude: Any) -> list[Member]:
     return [m for m in members if m.connection is not exclude]
 
 
-def _check_object(route: Route, payload: bytes, text: bool) -> None:
+def _check_object(route: Route, payload: bytes, text: bool, field: str) -> None:
     if not text or payload[:1] != b"{":
         raise TypeError(
             f"route {route.name!r} keeps history: its messages must be JSON objects "
             f"(text starting with '{{'), to carry their offset"
         )
+    # Parsed only when the key may be there: clients would read one of two values.
+    if json.dumps(field).encode() in payload:
+        try:
+            message = json.loads(payload)
+        except ValueError:
+            return
+        if isinstance(message, dict) and field in message:
+            raise TypeError(
+                f"route {route.name!r} keeps history: its messages get their offset in "
+                f"the field {field!r}, which this message has already; rename yours, "
+                f"or choose another with History(field=...)"
+            )
 
 
 def _splice(payload: bytes, field: str, offset: str) -> bytes:
