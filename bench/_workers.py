@@ -28,6 +28,7 @@ __all__ = [
     "KINDS",
     "Worker",
     "client_main",
+    "handshake_request",
     "raise_nofile",
     "rss_kib",
     "run_server",
@@ -266,7 +267,8 @@ _ECHOED = 2 + len(_PAYLOAD)  # The server's frame: 2 bytes of header, unmasked.
 _DEFLATE = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
 
 
-def _request(port: int, path: str, deflate: bool = False) -> bytes:
+def handshake_request(port: int, path: str, deflate: bool = False) -> bytes:
+    """The bytes of a raw client's handshake request for ``path``."""
     return (
         f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\n"
         f"Connection: Upgrade\r\nSec-WebSocket-Key: {_KEY.decode()}\r\n"
@@ -329,7 +331,7 @@ async def _handshakes(
     close frame and waits for the server to close the TCP connection.
     """
     loop = asyncio.get_running_loop()
-    first = _request(port, path)
+    first = handshake_request(port, path)
     deadline = time.monotonic() + seconds
     counts = {"started": 0, "ok": 0, "failed": 0}
 
@@ -359,7 +361,7 @@ async def _echo(port: int, path: str, count: int, window: int, seconds: float) -
     """Send ``count`` small text messages in batches of ``window``; count the echoes."""
     loop = asyncio.get_running_loop()
     _, protocol = await loop.create_connection(
-        lambda: _Connection(_request(port, path)), HOST, port
+        lambda: _Connection(handshake_request(port, path)), HOST, port
     )
     assert protocol.transport is not None
     if not await asyncio.wait_for(protocol.upgraded, 10):
@@ -399,7 +401,7 @@ async def _hold(
     With ``deflate``, they offer permessage-deflate, as browsers do.
     """
     loop = asyncio.get_running_loop()
-    first = _request(port, path, deflate)
+    first = handshake_request(port, path, deflate)
     held: list[_Connection] = []
     deadline = time.monotonic() + seconds
     failed = started = 0

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
-import os
 import shutil
 import socket
 import subprocess
@@ -31,7 +29,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ._report import Table, ratio, spread
-from ._workers import Worker, raise_nofile
+from ._workers import Worker, handshake_request, raise_nofile
 
 __all__ = ["run"]
 
@@ -113,12 +111,7 @@ async def _client(conn: Connection) -> None:
 
     async def open_one(port: int) -> None:
         reader, writer = await asyncio.open_connection(HOST, port)
-        key = base64.b64encode(os.urandom(16)).decode()
-        writer.write(
-            f"GET /rooms/bench HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
-        )
+        writer.write(handshake_request(port, "/rooms/bench"))
         await reader.readuntil(b"\r\n\r\n")
         writers.append(writer)
         tasks.add(loop.create_task(read(reader)))

@@ -118,22 +118,28 @@ ROUTERS: dict[str, Callable[[int], Lookup]] = {
 
 
 def measure(
-    cases: dict[str, tuple[Lookup, list[str]]], repeats: int, budget: float
+    cases: dict[str, tuple[Lookup, list[str]]],
+    repeats: int,
+    budget: float,
+    *,
+    alternate: bool = False,
 ) -> dict[str, list[float]]:
     """Nanoseconds per lookup of each case, for each of ``repeats`` timed runs.
 
     A case is a lookup function and the paths it looks up. Like :mod:`timeit`,
     garbage collection is off while timing and each run loops over the paths as
     many times as fits in ``budget`` seconds (at least once). Runs are interleaved
-    (A B C A B C ...) so that a burst of load elsewhere hits every case alike.
+    (A B C A B C ...) so that a burst of load elsewhere hits every case alike;
+    with ``alternate``, every other repeat runs them in reverse order.
     """
     loops = {name: _loops(lookup, targets, budget) for name, (lookup, targets) in cases.items()}
     results: dict[str, list[float]] = {name: [] for name in cases}
+    order = list(cases.items())
     enabled = gc.isenabled()
     gc.disable()
     try:
-        for _ in range(repeats):
-            for name, (lookup, targets) in cases.items():
+        for repeat in range(repeats):
+            for name, (lookup, targets) in order[::-1] if alternate and repeat % 2 else order:
                 start = time.perf_counter_ns()
                 for _ in range(loops[name]):
                     for target in targets:
@@ -155,24 +161,8 @@ def paired(
     ``second`` in odd ones), so that the two runs of a round see the same machine:
     the ratio of a round is steadier than a ratio of medians taken seconds apart.
     """
-    loops = {"first": _loops(first, targets, budget), "second": _loops(second, targets, budget)}
-    times: dict[str, list[float]] = {"first": [], "second": []}
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for index in range(rounds):
-            order = ("first", "second") if index % 2 == 0 else ("second", "first")
-            for name in order:
-                lookup = first if name == "first" else second
-                start = time.perf_counter_ns()
-                for _ in range(loops[name]):
-                    for target in targets:
-                        lookup(target)
-                elapsed = time.perf_counter_ns() - start
-                times[name].append(elapsed / (loops[name] * len(targets)))
-    finally:
-        if enabled:
-            gc.enable()
+    cases = {"first": (first, targets), "second": (second, targets)}
+    times = measure(cases, rounds, budget, alternate=True)
     ratios = [a / b for a, b in zip(times["first"], times["second"], strict=True)]
     return times["first"], times["second"], ratios
 

@@ -19,16 +19,14 @@ one monotonic clock). Everything talks to 127.0.0.1; every wait is bounded.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import os
 import statistics
 import time
 from multiprocessing.connection import Connection
 from typing import Any
 
 from ._report import Table, ratio
-from ._workers import Worker, raise_nofile
+from ._workers import Worker, handshake_request, raise_nofile
 from .broadcast import _redis_server
 
 __all__ = ["run"]
@@ -135,12 +133,7 @@ async def _client(conn: Connection) -> None:
 
     async def open_one(port: int, room: int) -> None:
         reader, writer = await asyncio.open_connection(HOST, port)
-        key = base64.b64encode(os.urandom(16)).decode()
-        writer.write(
-            f"GET /rooms/{room} HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
-        )
+        writer.write(handshake_request(port, f"/rooms/{room}"))
         await reader.readuntil(b"\r\n\r\n")
         writers.append(writer)
         tasks.add(loop.create_task(read(reader)))

@@ -10,7 +10,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["ROOT", "running_example"]
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection
+
+__all__ = ["ROOT", "closed_with", "running_example"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,3 +47,12 @@ def running_example(
         process.wait(timeout=timeout)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def closed_with(ws: ClientConnection, timeout: float) -> int | None:
+    """Wait (bounded) for the server's close frame; its code, None without one."""
+    try:
+        while True:  # Bounded: each recv waits `timeout` at most, and the server closes.
+            ws.recv(timeout=timeout)
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd is not None else None

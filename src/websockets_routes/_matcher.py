@@ -125,20 +125,13 @@ class Node:
         node, count = self, len(segments)
         while index < count:
             segment = segments[index]
+            # Kinds in the order paths meet them most.
             kind = node.kind
-            if kind is LONE:
-                text, child = node.lone
-                if segment != text:
-                    return None
-                node, index = child, index + 1
-                continue
             if kind is PLAIN:
                 child = node.static.get(segment)
                 if child is None:
                     return None
-                node, index = child, index + 1
-                continue
-            if kind is SINGLE:
+            elif kind is SINGLE:
                 # Empty segments never match a parameter.
                 if not segment:
                     return None
@@ -155,9 +148,13 @@ class Node:
                         return None
                     else:
                         params.update(value)
-                node, index = child, index + 1
-                continue
-            return node._branch(segments, index, params)
+            elif kind is LONE:
+                text, child = node.lone
+                if segment != text:
+                    return None
+            else:
+                return node._branch(segments, index, params)
+            node, index = child, index + 1
         return node.route
 
     def _branch(self, segments: list[str], index: int, params: dict[str, Any]) -> Route | None:
@@ -177,22 +174,9 @@ class Node:
                 if route is not None:
                     return route
                 _forget(params, mark)
-            if len(dynamic) == 1 and not node.rest:
-                convert, name, child = dynamic[0]
-                value: Any = segment if convert is None else convert(segment)
-                if name is not None:
-                    if value is NO_MATCH:
-                        return None
-                    params[name] = value
-                elif value is None:
-                    return None
-                else:
-                    params.update(value)
-                node, index = child, index + 1
-                continue
             mark = len(params)
             for convert, name, child in dynamic:
-                value = segment if convert is None else convert(segment)
+                value: Any = segment if convert is None else convert(segment)
                 if name is not None:
                     if value is NO_MATCH:
                         continue

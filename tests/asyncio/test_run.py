@@ -20,9 +20,11 @@ from pathlib import Path
 
 import pytest
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
 
 from websockets_routes import Router
+
+from ..examples import closed_with
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Bound for a script to start, answer or stop.
@@ -134,15 +136,6 @@ def run_script(port: str = "0", extra: str = "") -> str:
     return APP + f'\nrouter.run("127.0.0.1", {port}{extra})\nprint("returned", flush=True)\n'
 
 
-def closed_with(ws: ClientConnection) -> int | None:
-    """Wait (bounded) for the close; the code the server sent."""
-    try:
-        while True:  # Bounded: each recv waits TIMEOUT at most, and the server closes.
-            ws.recv(timeout=TIMEOUT)
-    except ConnectionClosed as closed:
-        return closed.rcvd.code if closed.rcvd is not None else None
-
-
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_run_serves_until_a_signal_and_returns(tmp_path: Path, signum: int) -> None:
     """router.run() announces its URL, serves, and on a signal closes with 1001 and returns."""
@@ -152,7 +145,7 @@ def test_run_serves_until_a_signal_and_returns(tmp_path: Path, signum: int) -> N
             ws.send("hi")
             assert ws.recv(timeout=TIMEOUT) == "hi"
             running.process.send_signal(signum)
-            assert closed_with(ws) == 1001
+            assert closed_with(ws, TIMEOUT) == 1001
         code, errors = running.finish()
     assert code == 0
     assert errors == ""

@@ -257,9 +257,9 @@ def _cluster_port() -> int:
 @contextlib.contextmanager
 def redis_cluster() -> Iterator[RedisClusterNodes]:
     """Run a six-node Redis Cluster; skip the test if redis-server or redis-cli is missing."""
-    for program in ("redis-server", "redis-cli"):
+    for program, package in (("redis-server", "redis-server"), ("redis-cli", "redis-tools")):
         if shutil.which(program) is None:
-            pytest.skip(f"{program} is not installed (apt-get install redis-server)")
+            pytest.skip(f"{program} is not installed (apt-get install {package})")
     pytest.importorskip("redis")
     with tempfile.TemporaryDirectory() as directory:
         cluster = RedisClusterNodes(directory)

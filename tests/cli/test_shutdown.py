@@ -14,20 +14,12 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from ..examples import closed_with
 from .helpers import TIMEOUT, Served, run, serving
 
 APP = "tests.cli.lifespan_app:router"
 #: Connections opened against two workers, so that both hold a stuck one.
 CONNECTIONS = 12
-
-
-def closed_with(ws: ClientConnection) -> int | None:
-    """Wait (bounded) for the server's close frame, after "stuck"; its code."""
-    try:
-        while True:  # Bounded: each recv waits TIMEOUT at most, and the server closes.
-            ws.recv(timeout=TIMEOUT)
-    except ConnectionClosed as closed:
-        return closed.rcvd.code if closed.rcvd is not None else None
 
 
 @contextlib.contextmanager
@@ -69,7 +61,7 @@ def test_one_process_cancels_handlers_after_the_graceful_timeout(tmp_path: Path)
         started = time.monotonic()
         assert served.stop(signal.SIGTERM) == 0, served.log()
         assert time.monotonic() - started < TIMEOUT / 2
-        assert closed_with(ws) == 1001
+        assert closed_with(ws, TIMEOUT) == 1001
     log = served.log()
     assert "after 0.5s: cancelling 1 handler(s) still running" in log
     assert "stuck handler cancelled" in log
@@ -81,7 +73,7 @@ def test_one_process_stops_at_the_second_signal(tmp_path: Path) -> None:
     """A second Ctrl-C cancels handlers that the first one is waiting for."""
     with serving(tmp_path, "--graceful-timeout", "60", app=APP) as served, stuck(served) as [ws]:
         served.process.send_signal(signal.SIGINT)
-        assert closed_with(ws) == 1001  # The first signal was handled.
+        assert closed_with(ws, TIMEOUT) == 1001  # The first signal was handled.
         started = time.monotonic()
         assert served.stop(signal.SIGINT) == 0, served.log()
         assert time.monotonic() - started < TIMEOUT / 2
@@ -109,7 +101,7 @@ def test_workers_cancel_handlers_after_the_graceful_timeout(tmp_path: Path) -> N
         started = time.monotonic()
         assert served.stop(signal.SIGTERM) == 0, served.log()
         assert time.monotonic() - started < TIMEOUT / 2
-        assert [closed_with(ws) for ws in opened] == [1001] * CONNECTIONS
+        assert [closed_with(ws, TIMEOUT) for ws in opened] == [1001] * CONNECTIONS
     log = served.log()
     assert len(re.findall(r"after 0\.5s: cancelling \d+ handler", log)) >= 1
     assert log.count("stuck handler cancelled") == CONNECTIONS
@@ -126,7 +118,7 @@ def test_ctrl_c_twice_stops_workers_at_once(tmp_path: Path) -> None:
         stuck(served, CONNECTIONS) as opened,
     ):
         os.killpg(served.process.pid, signal.SIGINT)
-        assert [closed_with(ws) for ws in opened] == [1001] * CONNECTIONS
+        assert [closed_with(ws, TIMEOUT) for ws in opened] == [1001] * CONNECTIONS
         started = time.monotonic()
         os.killpg(served.process.pid, signal.SIGINT)
         assert served.process.wait(timeout=TIMEOUT) == 0, served.log()

@@ -224,8 +224,14 @@ def test_the_message_list_scrolls_and_the_input_stays_in_view(
     assert geometry["inputBottom"] <= geometry["windowHeight"]
 
 
-async def _close_all(server: Server, code: int, reason: str) -> None:
-    await asyncio.gather(*(ws.close(code, reason) for ws in server.connections))
+def restart(chat: SyncClient) -> None:
+    """Close every connection of the chat server with 1012, as a restarting server does."""
+
+    async def close_all(server: Server) -> None:
+        await asyncio.gather(*(ws.close(1012, "service restart") for ws in server.connections))
+
+    closing = asyncio.run_coroutine_threadsafe(close_all(chat.server), chat.server.get_loop())
+    closing.result(WAIT)
 
 
 def test_a_restart_1012_reconnects(open_page: Callable[[str], Page], chat: SyncClient) -> None:
@@ -234,11 +240,7 @@ def test_a_restart_1012_reconnects(open_page: Callable[[str], Page], chat: SyncC
     connected(page)
     say(page, "before")
     shows(page, ("alice", "before"))
-    server = chat.server
-    closing = asyncio.run_coroutine_threadsafe(
-        _close_all(server, 1012, "service restart"), server.get_loop()
-    )
-    closing.result(WAIT)
+    restart(chat)
     wait_until(page, lambda p: stats(p)["welcomes"] == 2, "the page didn't reconnect")
     connected(page)
     [restarting] = [s for s in stats(page)["statuses"] if s.startswith("reconnecting:")]
@@ -279,11 +281,7 @@ def test_after_a_restart_the_page_gets_what_it_missed(
     connected(page)
     say(page, "before")
     shows(page, ("alice", "before"))
-    server = chat.server
-    closing = asyncio.run_coroutine_threadsafe(
-        _close_all(server, 1012, "service restart"), server.get_loop()
-    )
-    closing.result(WAIT)
+    restart(chat)
     # While the page waits to reconnect (0.4 s at least), someone else posts.
     with connect(chat.url("/rooms/resume?name=bot"), open_timeout=WAIT) as bot:
         bot.send(json.dumps({"type": "chat.send", "text": "while you were away"}))

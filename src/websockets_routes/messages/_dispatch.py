@@ -90,7 +90,7 @@ class _Entry:
 class _Compiled:
     """The decoders of one message router, built once from its handlers."""
 
-    __slots__ = ("by_tag", "by_type", "handlers", "json", "msgpack", "plain", "small")
+    __slots__ = ("by_tag", "by_type", "handlers", "inline", "json", "msgpack", "plain", "small")
 
     def __init__(
         self,
@@ -107,6 +107,8 @@ class _Compiled:
         self.small = sys.maxsize if max_size is None else max_size // 4
         # No middleware: handlers are awaited directly.
         self.plain = not middleware
+        # What the receive loop decodes inline: the tagged union, without middleware.
+        self.inline: Any = None
         # Typed Any: msgspec's stubs want bytes where text frames give str.
         self.json: Any = None
         self.msgpack: Any = None
@@ -119,6 +121,12 @@ class _Compiled:
             union: Any = functools.reduce(operator.or_, [*self.by_type, sentinel])
             self.json = msgspec.json.Decoder(union)
             self.msgpack = msgspec.msgpack.Decoder(union)
+            if self.plain:
+                self.inline = self.json.decode
+
+
+#: What the receive loop holds before its first message: not any router's tables.
+_NOT_YET: Any = object()
 
 
 class MessageRouter:
@@ -291,18 +299,12 @@ class MessageRouter:
         inline: a JSON message of a declared type, without an id, handled
         without middleware. Anything else goes through :meth:`dispatch`.
         """
-        compiled = self._compiled or self._compile()
-        # The inline path needs the tagged union and no middleware.
-        decode = compiled.json.decode if compiled.json is not None and compiled.plain else None
-        handlers, small = compiled.handlers, compiled.small
+        compiled: Any = _NOT_YET
         async for data in ws:
             if self._compiled is not compiled:
-                # A handler or middleware was declared meanwhile.
+                # The first message, or a handler or middleware declared meanwhile.
                 compiled = self._compiled or self._compile()
-                decode = (
-                    compiled.json.decode if compiled.json is not None and compiled.plain else None
-                )
-                handlers, small = compiled.handlers, compiled.small
+                decode, handlers, small = compiled.inline, compiled.handlers, compiled.small
             # An id's key is '"id"' unless escaped, which takes a backslash.
             if (
                 decode is None
